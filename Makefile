@@ -1,0 +1,63 @@
+# The front door: every target installs what it lacks, configures CMake and builds.
+# Binaries land in build/bin, libraries in build/lib.
+
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+CTEST = ctest --output-on-failure --timeout 600 -j $(JOBS)
+FUZZ_SECONDS ?= 30
+PREFIX ?= /usr/local
+
+.PHONY: all build run test asan tsan fuzz bench install clean format deps-build deps-test deps-bench deps-fuzz
+
+all: build
+
+deps-build:
+	@scripts/install-deps.sh build
+deps-test:
+	@scripts/install-deps.sh test
+deps-bench:
+	@scripts/install-deps.sh bench
+deps-fuzz:
+	@scripts/install-deps.sh fuzz
+
+build/CMakeCache.txt:
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+
+build: deps-test build/CMakeCache.txt
+	cmake --build build -j $(JOBS)
+
+# The main job: the quick side-by-side benchmark (or the demo while it is not there).
+run: deps-test deps-bench build
+	scripts/run.sh
+
+test: deps-test build
+	cd build && $(CTEST)
+
+asan: deps-test
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DIPCX_SANITIZE=asan -DIPCX_BENCH=OFF >/dev/null
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(CTEST)
+
+tsan: deps-test
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DIPCX_SANITIZE=tsan -DIPCX_BENCH=OFF >/dev/null
+	cmake --build build-tsan -j $(JOBS)
+	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 $(CTEST)
+
+fuzz: deps-fuzz
+	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DIPCX_FUZZ=ON -DIPCX_TESTS=OFF \
+		-DIPCX_BENCH=OFF >/dev/null
+	cmake --build build-fuzz -j $(JOBS)
+	scripts/run-fuzz.sh build-fuzz/bin $(FUZZ_SECONDS)
+
+bench: deps-bench build
+	build/bin/ipcx bench $(BENCH_ARGS)
+
+install: build
+	cmake --install build --prefix $(PREFIX)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan build-tsan build-fuzz

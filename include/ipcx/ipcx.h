@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ipcx: fast, crash-safe inter-process communication on Linux, over shared memory and
+ * futexes. This umbrella header brings in the whole public API; see each header for the
+ * contracts of its calls, and common.h for the conventions they all share.
+ */
+#ifndef IPCX_IPCX_H
+#define IPCX_IPCX_H
+
+#include <ipcx/common.h>
+#include <ipcx/obj.h>
+
+#endif

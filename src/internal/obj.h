@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The named-object layer that every kind is built on: create, open, validate, attach,
+ * detach, remove.
+ */
+#ifndef IPCX_INTERNAL_OBJ_H
+#define IPCX_INTERNAL_OBJ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <ipcx/obj.h>
+
+#include "layout.h"
+
+/*
+ * What a kind tells the object layer. body_size says how large the body must be for the
+ * given creation parameters; init builds a fresh body (nobody else can see it yet);
+ * validate checks a body found in an existing file (it may be hostile: validate reads each
+ * field once and bounds it); on_remove wakes every waiter after the object was removed.
+ */
+struct ipcx__kind {
+	int kind;
+	const char *name;
+	int (*validate)(const void *body, uint64_t body_size);
+	void (*on_remove)(void *body, uint64_t body_size);
+};
+
+/* A process's view of one attached object. */
+struct ipcx__obj {
+	struct ipcx__hdr *hdr;
+	void *body;
+	uint64_t map_size;
+	uint64_t body_size;
+	unsigned slot;           /* the attachment slot this handle holds */
+	uint64_t who;            /* the value written into that slot */
+	const struct ipcx__kind *kind;
+};
+
+/* Builds the body of a new object; called on a private, not yet visible file. */
+typedef int (*ipcx__init_fn)(void *body, uint64_t body_size, const void *arg);
+
+/*
+ * Opens name as an object of the given kind, creating it when flags has IPCX_CREATE. On
+ * creation the file gets body_size bytes of body, built by init(arg), and mode (0 means
+ * IPCX_DEFAULT_MODE). Returns 1 when this call created the object, 0 when it opened an
+ * existing one, or -errno (see ipcx/obj.h).
+ */
+int ipcx__obj_open(struct ipcx__obj *obj, const struct ipcx__kind *kind, const char *name,
+		   unsigned flags, mode_t mode, uint64_t body_size, ipcx__init_fn init,
+		   const void *arg);
+
+/* Detaches and unmaps. Safe on a zeroed struct. */
+void ipcx__obj_close(struct ipcx__obj *obj);
+
+/* True once the object was removed from the namespace. */
+bool ipcx__obj_removed(const struct ipcx__obj *obj);
+
+/*
+ * Checks a header against the real size of its file and, when want_kind is not 0, against
+ * the kind expected. Returns 0, -EBADMSG, -EPROTONOSUPPORT or -EPROTOTYPE.
+ */
+int ipcx__hdr_check(const struct ipcx__hdr *h, uint64_t file_size, int want_kind);
+
+/* The kind table, indexed by enum ipcx_kind; NULL where a kind is not built. */
+const struct ipcx__kind *ipcx__kind_get(int kind);
+
+#endif

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The system layer: the only code in ipcx that makes raw system calls. Everything above it
+ * talks to these functions.
+ */
+#ifndef IPCX_INTERNAL_SYS_H
+#define IPCX_INTERNAL_SYS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+/* ---- clocks and deadlines (sys/clock.c) ---- */
+
+/* CLOCK_MONOTONIC and CLOCK_REALTIME in nanoseconds. */
+int64_t ipcx__now_ns(void);
+int64_t ipcx__realtime_ns(void);
+
+/*
+ * An absolute CLOCK_MONOTONIC deadline made from a public timeout_ns: IPCX_FOREVER (or any
+ * negative value) never expires, 0 has expired already, a positive timeout is added to now
+ * (saturating). Every wait in ipcx converts its timeout here, once, so a wait restarted
+ * after a signal or a spurious wake-up keeps the time it had left.
+ */
+typedef struct {
+	int64_t at_ns; /* INT64_MAX for never */
+} ipcx__deadline;
+
+ipcx__deadline ipcx__deadline_in(int64_t timeout_ns);
+bool ipcx__deadline_never(ipcx__deadline d);
+bool ipcx__deadline_passed(ipcx__deadline d);
+
+/* ---- futexes (sys/futex.c); always shared between processes, never FUTEX_PRIVATE ---- */
+
+/*
+ * Sleeps while *word == expected, until woken or the deadline passes. Returns 0 when woken,
+ * when the word did not hold expected, or when a signal interrupted the sleep (the caller
+ * re-checks its condition and calls again with the same deadline); -ETIMEDOUT when the
+ * deadline passed.
+ */
+int ipcx__futex_wait(_Atomic uint32_t *word, uint32_t expected, ipcx__deadline d);
+
+/* Wakes up to n sleepers on word (INT32_MAX for all). Returns how many were woken. */
+int ipcx__futex_wake(_Atomic uint32_t *word, int n);
+
+/* One word of a multi-word wait. */
+struct ipcx__waitv {
+	_Atomic uint32_t *word;
+	uint32_t expected;
+};
+
+/*
+ * Sleeps until any of the n words (n <= 128) no longer holds its expected value or is woken.
+ * Returns the index of a word that was woken (or differed), -ETIMEDOUT, -EINTR after a
+ * signal, or -ENOSYS on kernels before 5.16.
+ */
+int ipcx__futex_waitv(const struct ipcx__waitv *v, unsigned n, ipcx__deadline d);
+
+/* ---- processes (sys/proc.c) ---- */
+
+/*
+ * A process identity that a recycled pid cannot fake: the pid in the low 22 bits (the
+ * kernel's PID_MAX_LIMIT is 2^22) and the process's start time, in clock ticks since boot,
+ * above it. Two processes can only share an identity if the pid space wraps round within
+ * one clock tick. 0 is never an identity. Identities are comparable only within one pid
+ * namespace: every process that shares an object must see the same pids.
+ */
+#define IPCX__PID_BITS 22
+static inline pid_t ipcx__id_pid(uint64_t id)
+{
+	return (pid_t)(id & ((1u << IPCX__PID_BITS) - 1));
+}
+static inline uint64_t ipcx__id_start(uint64_t id)
+{
+	return id >> IPCX__PID_BITS;
+}
+
+/* This process's identity; cheap after the first call (recomputed in a forked child). */
+uint64_t ipcx__proc_self(void);
+
+/* 1 if the process with this identity is alive (a zombie counts as dead), else 0. */
+int ipcx__proc_alive(uint64_t id);
+
+/* The identity of the live process pid, or 0 when there is none. */
+uint64_t ipcx__proc_id_of(pid_t pid);
+
+/* ---- shared-memory files in the namespace directory (sys/shm.c) ---- */
+
+/* The namespace directory path: $IPCX_DIR or /dev/shm/ipcx. */
+const char *ipcx__ns_path(void);
+
+/*
+ * Opens the namespace directory, creating it with mode 01777 when it is missing. Returns a
+ * directory descriptor, or -errno.
+ */
+int ipcx__ns_open(void);
+
+/* The prefix of temporary files; '~' cannot start an object name, so they never clash. */
+#define IPCX__TMP_PREFIX "~ipcx-tmp."
+
+/*
+ * Creates a temporary file of size bytes (allocated now, so a full file system fails here
+ * and not later with SIGBUS) with exactly the given mode. Its name, written to ret_name,
+ * carries this process's identity so that ipcx_gc can tell when its creator is dead.
+ * Returns a descriptor or -errno; on failure no file is left behind.
+ */
+int ipcx__shm_create_tmp(int dirfd, mode_t mode, uint64_t size, char *ret_name, size_t cap);
+
+/*
+ * Opens an existing file read-write (or read-only) without following a symbolic link and
+ * without blocking on a FIFO. Returns a descriptor with ret_st filled, or -errno; a file that
+ * is not a regular file gives -EBADMSG.
+ */
+int ipcx__shm_open(int dirfd, const char *name, bool writable, struct stat *ret_st);
+
+/* Gives the temporary file its final name; -EEXIST if the name is taken. */
+int ipcx__shm_link(int dirfd, const char *tmp, const char *name);
+
+/* Removes a name from the directory. */
+int ipcx__shm_unlink(int dirfd, const char *name);
+
+/* Stats a name without following links. */
+int ipcx__shm_stat(int dirfd, const char *name, struct stat *ret_st);
+
+/*
+ * 1 when st (a file in the directory) belongs to another user and the directory is
+ * world-writable and sticky, so that opening it on a create request would let that user
+ * choose our object; 0 otherwise; -errno if the directory cannot be examined.
+ */
+int ipcx__shm_foreign(int dirfd, const struct stat *st);
+
+/* Maps size bytes of fd shared; returns the address or NULL with *ret_err set. */
+void *ipcx__shm_map(int fd, uint64_t size, bool writable, int *ret_err);
+void ipcx__shm_unmap(void *addr, uint64_t size);
+
+/* Calls fn for every name in the directory but "." and ".."; stops at fn's first non-zero
+ * return and returns it. */
+int ipcx__ns_list(int dirfd, int (*fn)(const char *name, void *arg), void *arg);
+
+/* Closes a descriptor, keeping errno. */
+void ipcx__close(int fd);
+
+#endif

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/* The table of object kinds this library knows. */
+#include <stddef.h>
+
+#include "internal/obj.h"
+
+static const struct ipcx__kind *const kinds[IPCX_KIND_MAX_] = {
+	NULL,
+};
+
+static const char *const kind_names[IPCX_KIND_MAX_] = {
+	[IPCX_KIND_NONE] = "none",     [IPCX_KIND_EVENT] = "event", [IPCX_KIND_SEMSET] = "semset",
+	[IPCX_KIND_MUTEX] = "mutex",   [IPCX_KIND_REGION] = "region", [IPCX_KIND_CHAN] = "chan",
+	[IPCX_KIND_TOPIC] = "topic",
+};
+
+const struct ipcx__kind *ipcx__kind_get(int kind)
+{
+	return kind > 0 && kind < IPCX_KIND_MAX_ ? kinds[kind] : NULL;
+}
+
+const char *ipcx_kind_name(int kind)
+{
+	return kind >= 0 && kind < IPCX_KIND_MAX_ ? kind_names[kind] : "?";
+}

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/* The adaptive spin-then-sleep policy; see internal/wait.h for why it adapts. */
+#include <errno.h>
+
+#include "internal/wait.h"
+
+void ipcx__spin_init(struct ipcx__spin *sp, uint32_t mode)
+{
+	sp->mode = mode;
+	sp->budget_ns = IPCX__SPIN_START_NS;
+}
+
+/* Spins until the word changes or budget_ns pass. Returns true when it changed. */
+static bool spin(_Atomic uint32_t *word, uint32_t expected, int64_t until_ns)
+{
+	for (;;) {
+		/* Reading the clock costs ~20 ns through the vDSO: look every 64 pauses. */
+		for (int i = 0; i < 64; i++) {
+			/* Acquire pairs with the releasing change the waker made. */
+			if (atomic_load_explicit(word, memory_order_acquire) != expected)
+				return true;
+			ipcx__cpu_relax();
+		}
+		if (ipcx__now_ns() >= until_ns)
+			return false;
+	}
+}
+
+static void adapt(struct ipcx__spin *sp, int64_t slept_ns)
+{
+	uint32_t b = sp->budget_ns;
+
+	/* The peer answered soon after we gave up: a longer spin would have caught it. */
+	if (slept_ns < 4 * (int64_t)b)
+		b = b > IPCX__SPIN_MAX_NS / 2 ? IPCX__SPIN_MAX_NS : 2 * b;
+	else /* the peer is idle: spinning was wasted */
+		b = b / 2 < IPCX__SPIN_MIN_NS ? IPCX__SPIN_MIN_NS : b / 2;
+	sp->budget_ns = b;
+}
+
+int ipcx__wait(struct ipcx__spin *sp, _Atomic uint32_t *word, uint32_t expected,
+	       _Atomic uint32_t *sleepers, ipcx__deadline d)
+{
+	int64_t start, until;
+	int r;
+
+	if (atomic_load_explicit(word, memory_order_acquire) != expected)
+		return 0;
+	if (d.at_ns != INT64_MAX && ipcx__deadline_passed(d))
+		return -ETIMEDOUT;
+
+	if (sp->mode != IPCX__WAIT_SLEEP) {
+		start = ipcx__now_ns();
+		until = sp->mode == IPCX__WAIT_SPIN ? d.at_ns : start + sp->budget_ns;
+		if (until > d.at_ns)
+			until = d.at_ns;
+		if (spin(word, expected, until))
+			return 0;
+		if (sp->mode == IPCX__WAIT_SPIN || until == d.at_ns)
+			return -ETIMEDOUT;
+	}
+
+	start = ipcx__now_ns();
+	/* seq_cst: the increment must be visible before the futex call reads the word, to
+	 * pair with the waker's fence between its change and its read of the count. */
+	atomic_fetch_add_explicit(sleepers, 1, memory_order_seq_cst);
+	r = ipcx__futex_wait(word, expected, d);
+	atomic_fetch_sub_explicit(sleepers, 1, memory_order_relaxed);
+	if (sp->mode == IPCX__WAIT_ADAPTIVE && r == 0)
+		adapt(sp, ipcx__now_ns() - start);
+	return r;
+}
+
+void ipcx__wake(_Atomic uint32_t *word, _Atomic uint32_t *sleepers, int n)
+{
+	/* Pairs with the seq_cst increment in ipcx__wait: either the sleeper sees the new word
+	 * in the kernel's check, or we see its increment here. */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(sleepers, memory_order_relaxed) != 0)
+		ipcx__futex_wake(word, n);
+}

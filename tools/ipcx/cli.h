@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared helpers of the ipcx command-line tool. */
+#ifndef IPCX_TOOL_CLI_H
+#define IPCX_TOOL_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit statuses: a failed operation is 1, bad usage is 2. */
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+
+struct cli_cmd {
+	const char *name;
+	int (*run)(int argc, char **argv); /* argv[0] is the command's name */
+	const char *usage;                 /* one line, after "ipcx " */
+	const char *help;                  /* what it does, printed by --help */
+};
+
+/* Prints "ENAME: what: strerror" on stderr and returns EXIT_FAIL. err is a -errno. */
+int cli_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Prints "usage: ..." for cmd on stderr and returns EXIT_USAGE. */
+int cli_usage(const struct cli_cmd *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* True when argv holds --help or -h; prints the command's help to stdout. */
+bool cli_wants_help(const struct cli_cmd *cmd, int argc, char **argv);
+
+/* Parses a number of seconds ("1.5") into nanoseconds; -1 when malformed. */
+int64_t cli_parse_seconds(const char *s);
+
+/* Parses an unsigned integer with an optional K/M/G suffix (powers of 1024). */
+bool cli_parse_size(const char *s, uint64_t *ret);
+
+/* Parses an octal file mode. */
+bool cli_parse_mode(const char *s, unsigned *ret);
+
+/* Writes s as a JSON string, quotes included. */
+void cli_json_string(FILE *f, const char *s);
+
+/* The commands, each defined in its own file. */
+extern const struct cli_cmd cli_cmd_ls, cli_cmd_stat, cli_cmd_rm, cli_cmd_gc, cli_cmd_bench;
+
+#endif
