@@ -39,6 +39,16 @@ extern "C" {
 #define IPCX_CREATE 0x1u /* create the object if it does not exist */
 #define IPCX_EXCL 0x2u   /* with IPCX_CREATE: fail with -EEXIST if it exists */
 
+/*
+ * How a handle waits when a call must block (set per handle, see each kind's set_wait):
+ * ADAPTIVE spins for a budget that adapts to how fast the other side answers, then sleeps
+ * (the default); SPIN busy-polls until the deadline (lowest latency, burns a CPU); SLEEP
+ * sleeps at once (lowest CPU, a wake-up costs a system call on each side).
+ */
+#define IPCX_WAIT_ADAPTIVE 0u
+#define IPCX_WAIT_SPIN 1u
+#define IPCX_WAIT_SLEEP 2u
+
 /* The longest object name, in bytes, not counting the terminating NUL. */
 #define IPCX_NAME_MAX 200
 
