@@ -40,6 +40,18 @@ bool cli_parse_mode(const char *s, unsigned *ret);
 /* Writes s as a JSON string, quotes included. */
 void cli_json_string(FILE *f, const char *s);
 
+/*
+ * What `ipcx stat` adds for each kind: print the kind's own state of the object called name,
+ * as "key: value" lines, or with json as the members of a JSON object (",\"key\":value..."
+ * appended after the common members). Returns 0 or -errno. Each kind's file defines its
+ * entry; stat_kinds.c lists them.
+ */
+struct cli_kind_stat {
+	int kind;
+	int (*print)(const char *name, bool json);
+};
+extern const struct cli_kind_stat *const cli_kind_stats[];
+
 /* The commands, each defined in its own file. */
 extern const struct cli_cmd cli_cmd_ls, cli_cmd_stat, cli_cmd_rm, cli_cmd_gc, cli_cmd_bench;
 

@@ -109,6 +109,15 @@ const struct cli_cmd cli_cmd_ls = {
 	"object is listed as corrupt with the reason; a leftover of an interrupted create as tmp.",
 };
 
+/* The kind's own state, from its entry in cli_kind_stats. */
+static int print_kind_state(const struct ipcx_info *in, bool json)
+{
+	for (size_t i = 0; cli_kind_stats[i]; i++)
+		if (cli_kind_stats[i]->kind == in->kind)
+			return cli_kind_stats[i]->print(in->name, json);
+	return 0;
+}
+
 static int run_stat(int argc, char **argv)
 {
 	struct ipcx_attachment att[IPCX_MAX_ATTACH];
@@ -138,8 +147,11 @@ static int run_stat(int argc, char **argv)
 		n = IPCX_MAX_ATTACH;
 	if (json) {
 		json_info(stdout, &in);
-		fseek(stdout, 0, SEEK_CUR);
-		printf("\n");
+		/* The kind's members go inside the object: reopen it before the closing brace. */
+		if (in.status == 0) {
+			fflush(stdout);
+			printf("\b");
+		}
 	} else {
 		format_time(in.created_ns, when, sizeof(when));
 		printf("name:      %s\nkind:      %s\n", in.name, kind_or_status(&in));

@@ -1,0 +1,9 @@
+/* SPDX-License-Identifier: MIT */
+/* The kinds that `ipcx stat` knows how to describe; one line per kind, NULL-terminated. */
+#include <stddef.h>
+
+#include "cli.h"
+
+const struct cli_kind_stat *const cli_kind_stats[] = {
+	NULL,
+};
