@@ -39,7 +39,8 @@ static void format_time(uint64_t ns, char *buf, size_t cap)
 		snprintf(buf, cap, "-");
 }
 
-static void json_info(FILE *f, const struct ipcx_info *in)
+/* Writes the common members of an object as a JSON object, left open when more follow. */
+static void json_info(FILE *f, const struct ipcx_info *in, bool open)
 {
 	char when[32];
 
@@ -49,9 +50,11 @@ static void json_info(FILE *f, const struct ipcx_info *in)
 	fprintf(f, ",\"kind\":\"%s\",\"status\":", kind_or_status(in));
 	cli_json_string(f, in->status ? ipcx_errname(in->status) : "ok");
 	fprintf(f, ",\"size\":%" PRIu64 ",\"mode\":\"%04o\",\"uid\":%u,\"gid\":%u"
-		   ",\"creator_pid\":%d,\"created\":\"%s\",\"attached\":%u,\"dead\":%u}",
+		   ",\"creator_pid\":%d,\"created\":\"%s\",\"attached\":%u,\"dead\":%u",
 		in->size, (unsigned)in->mode, (unsigned)in->uid, (unsigned)in->gid,
 		(int)in->creator_pid, when, in->attached, in->dead);
+	if (!open)
+		fputc('}', f);
 }
 
 struct ls_state {
@@ -66,7 +69,7 @@ static int ls_one(const struct ipcx_info *in, void *arg)
 
 	if (st->json) {
 		fputs(st->count ? ",\n " : "\n ", stdout);
-		json_info(stdout, in);
+		json_info(stdout, in, false);
 	} else {
 		printf("%-24s %-8s %10" PRIu64 " %04o %-10s %7d %5u %5u%s%s\n", in->name,
 		       kind_or_status(in), in->size, (unsigned)in->mode,
@@ -146,12 +149,13 @@ static int run_stat(int argc, char **argv)
 	if (n > IPCX_MAX_ATTACH)
 		n = IPCX_MAX_ATTACH;
 	if (json) {
-		json_info(stdout, &in);
-		/* The kind's members go inside the object: reopen it before the closing brace. */
+		json_info(stdout, &in, true);
 		if (in.status == 0) {
-			fflush(stdout);
-			printf("\b");
+			r = print_kind_state(&in, true);
+			if (r < 0)
+				return cli_fail(r, "%s", name);
 		}
+		printf("}\n");
 	} else {
 		format_time(in.created_ns, when, sizeof(when));
 		printf("name:      %s\nkind:      %s\n", in.name, kind_or_status(&in));
@@ -166,6 +170,9 @@ static int run_stat(int argc, char **argv)
 			for (int i = 0; i < n; i++)
 				printf("  pid %d %s\n", (int)att[i].pid,
 				       att[i].alive ? "alive" : "dead");
+			r = print_kind_state(&in, false);
+			if (r < 0)
+				return cli_fail(r, "%s", name);
 		}
 	}
 	return in.status ? cli_fail(in.status, "%s", name) : 0;
