@@ -25,16 +25,8 @@ void cr__check(bool ok, bool fatal, const char *file, int line, const char *expr
 {
 	va_list ap;
 
-	if (ok && fatal) /* a passing check, or a log line (which passes ok=true, fatal=false) */
+	if (ok)
 		return;
-	if (ok) {
-		fprintf(stderr, "[%s] %s:%d: ", expr, file, line);
-		va_start(ap, fmt);
-		vfprintf(stderr, fmt, ap);
-		va_end(ap);
-		fputc('\n', stderr);
-		return;
-	}
 	fprintf(stderr, "[----] %s:%d: Assertion Failed: %s", file, line, expr);
 	if (fmt[0]) {
 		fputs(": ", stderr);
@@ -46,6 +38,17 @@ void cr__check(bool ok, bool fatal, const char *file, int line, const char *expr
 	failed = true;
 	if (fatal)
 		_exit(1);
+}
+
+void cr__log(const char *level, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "[%s] ", level);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
 }
 
 /* Runs one test in a child process; returns 0 passed, 1 failed, 2 crashed. */

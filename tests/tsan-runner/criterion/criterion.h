@@ -76,8 +76,9 @@ void cr__check(bool ok, bool fatal, const char *file, int line, const char *expr
 #define cr_expect_arr_eq(a, b, n, ...) cr__cmp(false, memcmp((a), (b), (n)) == 0, #a " == " #b, __VA_ARGS__)
 #define cr_assert_fail(...) cr__cmp(true, false, "fail", __VA_ARGS__)
 #define cr_fail(...) cr_assert_fail(__VA_ARGS__)
-#define cr_log_info(...) cr__check(true, false, __FILE__, __LINE__, "info", __VA_ARGS__)
-#define cr_log_warn(...) cr__check(true, false, __FILE__, __LINE__, "warn", __VA_ARGS__)
-#define cr_log_error(...) cr__check(true, false, __FILE__, __LINE__, "error", __VA_ARGS__)
+void cr__log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define cr_log_info(...) cr__log("info", __VA_ARGS__)
+#define cr_log_warn(...) cr__log("warn", __VA_ARGS__)
+#define cr_log_error(...) cr__log("error", __VA_ARGS__)
 
 #endif
