@@ -580,3 +580,44 @@ IPCX_TEST(obj, file_size_limit)
 {
 	cr_expect_eq(test_wait(test_fork(create_over_fsize_limit, NULL)), 0);
 }
+
+/* ---- garbage collection ---- */
+
+struct gc_seen {
+	char names[8][64];
+	int n;
+};
+
+static void gc_note(const char *name, const char *why, void *arg)
+{
+	struct gc_seen *s = arg;
+	if (s->n < 8)
+		snprintf(s->names[s->n++], 64, "%s", name);
+}
+
+IPCX_TEST(obj, gc_removes_objects_of_the_dead_only)
+{
+	struct gc_seen seen = {0};
+	struct ipcx__obj live;
+
+	create_closed("orphan");  /* a dead process still holds a slot */
+	cr_assert_eq(test_wait(test_fork(attach_and_die, "orphan")), 128 + SIGKILL);
+	create_closed("idle");    /* nobody attached: objects normally wait like this */
+	create_closed("in-use");  /* a dead holder, but also a live one */
+	cr_assert_eq(test_wait(test_fork(attach_and_die, "in-use")), 128 + SIGKILL);
+	cr_assert_eq(open_test(&live, "in-use", 0), 0);
+
+	cr_assert_eq(ipcx_gc(true, gc_note, &seen), 1);
+	cr_expect_eq(seen.n, 1);
+	cr_expect_str_eq(seen.names[0], "orphan");
+	cr_expect_eq(count_files(), 3, "a dry run removes nothing");
+
+	seen.n = 0;
+	cr_assert_eq(ipcx_gc(false, gc_note, &seen), 1);
+	cr_expect_str_eq(seen.names[0], "orphan");
+	cr_expect_eq(count_files(), 2);
+	struct ipcx__obj gone;
+	cr_expect_eq(open_test(&gone, "orphan", 0), -ENOENT);
+	cr_assert_eq(ipcx_gc(false, NULL, NULL), 0);
+	ipcx__obj_close(&live);
+}
