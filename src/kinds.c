@@ -4,8 +4,10 @@
 
 #include "internal/obj.h"
 
+extern const struct ipcx__kind ipcx__chan_kind;
+
 const struct ipcx__kind *ipcx__kinds[IPCX_KIND_MAX_] = {
-	NULL,
+	[IPCX_KIND_CHAN] = &ipcx__chan_kind,
 };
 
 static const char *const kind_names[IPCX_KIND_MAX_] = {
