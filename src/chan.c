@@ -171,6 +171,7 @@ int ipcx_chan_open(const char *name, unsigned flags, mode_t mode,
 	if (old != 0 && old != c->obj.who)
 		ipcx__chan_recover(c, c->me);
 	atomic_store_explicit(&c->b->slots[c->me].roles, 0, memory_order_relaxed);
+	atomic_store_explicit(&c->b->slots[c->me].claim, 0, memory_order_relaxed);
 	/* Release pairs with the acquire loads in ipcx__chan_slot_dead. */
 	atomic_store_explicit(&c->b->slots[c->me].who, c->obj.who, memory_order_release);
 	*ret_chan = c;
@@ -288,6 +289,11 @@ int ipcx_chan_stats(ipcx_chan *c, struct ipcx_chan_stats *ret)
 			break;
 		switch (ctl_state(ctl)) {
 		case REC_COMMITTED:
+			if (pos < consume)
+				s.in_flight++;
+			else
+				s.depth++;
+			break;
 		case REC_ORPHAN:
 			s.depth++;
 			break;

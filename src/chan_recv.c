@@ -3,11 +3,11 @@
  * Channels, the receiving side: claim the oldest committed record, peek/release, recv, and
  * reclaiming released space.
  *
- * A receiver claims a record by a CAS of its control word from COMMITTED to CLAIMED with
- * its own slot; the tag in the word makes the expected value unique to this lap, so the
- * CAS cannot succeed on a stale copy. The consume position is then moved past the record by
- * the claimer or by any receiver that finds the record taken (helping), so a receiver that
- * dies right after its claim does not hold up the others.
+ * A receiver claims the record at consume by moving consume past it with a CAS (consume
+ * only grows, so the CAS cannot succeed on a stale view), after announcing the position in
+ * its own slot so that recovery can find the holder of a record. Records that are not
+ * messages (SKIP) are stepped over by whoever finds them at consume. A receiver writes a
+ * record only once, at release (DONE), with a plain store.
  */
 #include <errno.h>
 #include <string.h>
@@ -84,7 +84,8 @@ static int claim_orphan(struct ipcx_chan *c, uint32_t orphans, size_t bufcap,
 			continue;
 		if (len > bufcap)
 			return -EMSGSIZE;
-		/* Acquire: the record's payload, written before its commit, is ours to read. */
+		/* Acquire: the payload, written before the commit, is ours to read. The owner
+		 * goes in the control word, as records taken back are rare. */
 		if (!atomic_compare_exchange_strong_explicit(&rec_at(c, pos)->ctl, &ctl,
 							     rec_ctl(pos, c->me, REC_CLAIMED),
 							     memory_order_acquire,
@@ -111,14 +112,20 @@ static int claim_orphan(struct ipcx_chan *c, uint32_t orphans, size_t bufcap,
 /*
  * Claims the oldest committed record: 1 with *ret_pos and *ret_len, 0 when there is none
  * to take now, -EMSGSIZE when it is longer than bufcap (left in place), -EBADMSG.
+ *
+ * The claim is the CAS that moves consume past the record; the receiver announces the
+ * position in its slot first, so that if it dies holding the record, recovery can tell the
+ * record's holder is dead. The record itself is not written until release: the record's
+ * cache line is only read on the way in.
  */
 static int claim(struct ipcx_chan *c, size_t bufcap, uint64_t *ret_pos, uint32_t *ret_len)
 {
 	struct chan_body *b = c->b;
+	_Atomic uint64_t *mine = &b->slots[c->me].claim;
 	uint64_t pos, ctl, limit = 2 * (c->cap / CHAN_REC_HDR) + 1024;
 	uint32_t len, orphans;
 	int64_t n;
-	int r;
+	int r = 0;
 
 	/* Acquire pairs with the release increment in recovery: its ORPHAN store is seen. */
 	orphans = atomic_load_explicit(&b->orphans, memory_order_acquire);
@@ -130,31 +137,38 @@ static int claim(struct ipcx_chan *c, size_t bufcap, uint64_t *ret_pos, uint32_t
 	while (limit--) {
 		pos = atomic_load_explicit(&b->consume, memory_order_relaxed);
 		n = ipcx__chan_read_rec(c, pos, &ctl, &len);
-		if (n <= 0)
-			return (int)n; /* nothing written there yet: empty */
-		switch (ctl_state(ctl)) {
-		case REC_RESERVED:
-			return 0; /* the oldest is still being written: wait behind it */
-		case REC_COMMITTED:
-			if (len > bufcap)
-				return -EMSGSIZE;
-			/* Acquire (already given by the load in read_rec) pairs with the
-			 * sender's release commit: the payload is complete. */
-			if (!atomic_compare_exchange_strong_explicit(
-				    &rec_at(c, pos)->ctl, &ctl, rec_ctl(pos, c->me, REC_CLAIMED),
-				    memory_order_acquire, memory_order_relaxed))
-				continue; /* another receiver was faster */
+		if (n <= 0) {
+			r = (int)n; /* nothing written there yet: empty */
+			break;
+		}
+		if (ctl_state(ctl) == REC_RESERVED)
+			break; /* the oldest is still being written: wait behind it */
+		if (ctl_state(ctl) != REC_COMMITTED) {
+			/* Skipped (or taken, in a corrupt ring): move consume on. */
 			ipcx__chan_help_consume(c, pos, (uint64_t)n);
+			continue;
+		}
+		if (len > bufcap) {
+			r = -EMSGSIZE;
+			break;
+		}
+		/* Relaxed: ordered before the claim by the CAS's release. */
+		atomic_store_explicit(mine, pos + 1, memory_order_relaxed);
+		/* Release pairs with the acquire loads of consume in recovery: whoever sees the
+		 * record below consume sees our announcement. The payload's visibility comes
+		 * from the acquire load of ctl in read_rec (pairing with the commit). */
+		if (atomic_compare_exchange_strong_explicit(&b->consume, &pos, pos + (uint64_t)n,
+							    memory_order_acq_rel,
+							    memory_order_relaxed)) {
 			*ret_pos = pos;
 			*ret_len = len;
 			return 1;
-		default:
-			/* Taken, skipped or orphaned: consume is behind, move it on. */
-			ipcx__chan_help_consume(c, pos, (uint64_t)n);
-			break;
 		}
 	}
-	return 0;
+	/* Not holding anything: a stale announcement would make recovery wait for us. */
+	if (atomic_load_explicit(mine, memory_order_relaxed))
+		atomic_store_explicit(mine, 0, memory_order_relaxed);
+	return r;
 }
 
 static bool data_ready(void *arg)
@@ -232,13 +246,12 @@ int ipcx_chan_release(ipcx_chan *c)
 
 	if (!c || c->peek_len < 0)
 		return -EINVAL;
-	want = rec_ctl(c->peek_pos, c->me, REC_CLAIMED);
+	want = rec_ctl(c->peek_pos, c->me, REC_DONE);
 	c->peek_len = -1;
 	/* Release pairs with the reclaimer's acquire load of ctl: our reads of the payload
-	 * are done before its space is reused. A CAS, as in commit. */
-	atomic_compare_exchange_strong_explicit(&rec_at(c, c->peek_pos)->ctl, &want,
-						rec_ctl(c->peek_pos, c->me, REC_DONE),
-						memory_order_release, memory_order_relaxed);
+	 * are done before its space is reused. A plain store: the record is ours (a CAS
+	 * would stall on the cache line the sender will want back). */
+	atomic_store_explicit(&rec_at(c, c->peek_pos)->ctl, want, memory_order_release);
 	ipcx__chan_reclaim(c);
 	return 0;
 }

@@ -55,12 +55,8 @@ int ipcx__chan_lock(struct ipcx_chan *c, ipcx__deadline d, bool try_once)
 
 void ipcx__chan_unlock(struct ipcx_chan *c)
 {
-	uint32_t mine = c->me + 1;
-
-	/* Release pairs with the acquire in ipcx__chan_lock. A CAS, not a store: if a peer
-	 * wrongly took the lock over (only a hostile one can), it is not ours to free. */
-	atomic_compare_exchange_strong_explicit(&c->b->lock, &mine, 0, memory_order_release,
-						memory_order_relaxed);
+	/* Release pairs with the acquire in ipcx__chan_lock. */
+	atomic_store_explicit(&c->b->lock, 0, memory_order_release);
 }
 
 void ipcx__chan_repair_reserve(struct ipcx_chan *c)
@@ -211,21 +207,14 @@ int ipcx_chan_reserve(ipcx_chan *c, size_t len, int64_t timeout_ns, void **ret_p
 /* Moves our reservation from RESERVED to state and wakes a receiver. */
 static int finish(struct ipcx_chan *c, unsigned state)
 {
-	struct chan_rec *r;
-	uint64_t want;
-
 	if (!c || c->res_len < 0)
 		return -EINVAL;
-	r = rec_at(c, c->res_pos);
-	want = rec_ctl(c->res_pos, c->me, REC_RESERVED);
 	c->res_len = -1;
 	/* Release pairs with the acquire load of ctl by receivers: the message is complete
-	 * before it is seen committed. A CAS: if recovery wrongly took the record (only a
-	 * hostile peer can make it), the record is not ours to change any more. */
-	if (!atomic_compare_exchange_strong_explicit(&r->ctl, &want,
-						     rec_ctl(c->res_pos, c->me, state),
-						     memory_order_release, memory_order_relaxed))
-		return 0;
+	 * before it is seen committed. The record is ours: recovery touches only records of
+	 * dead slots. */
+	atomic_store_explicit(&rec_at(c, c->res_pos)->ctl, rec_ctl(c->res_pos, c->me, state),
+			      memory_order_release);
 	ipcx__wake_bump(&c->b->data_word, &c->b->data_sleepers, 1);
 	return 0;
 }

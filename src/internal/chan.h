@@ -37,8 +37,9 @@
 /* Record states, in the low 4 bits of the control word. */
 enum {
 	REC_RESERVED = 1,  /* a sender is writing it; owner = the sender's slot */
-	REC_COMMITTED = 2, /* ready for a receiver */
-	REC_CLAIMED = 3,   /* a receiver holds it; owner = the receiver's slot */
+	REC_COMMITTED = 2, /* ready for a receiver at or after consume; below consume,
+			      held by the receiver whose slot claims its position */
+	REC_CLAIMED = 3,   /* a receiver took it back from ORPHAN; owner = its slot */
 	REC_DONE = 4,      /* received; space may be reclaimed */
 	REC_SKIP = 5,      /* padding, an aborted or a dead sender's reservation */
 	REC_ORPHAN = 6,    /* its receiver died: waiting to be delivered again */
@@ -78,12 +79,18 @@ struct chan_rec {
 };
 _Static_assert(sizeof(struct chan_rec) == CHAN_REC_HDR, "record header is 16 bytes");
 
-/* Per attachment slot (indexed like the object's slots). */
+/*
+ * Per attachment slot (indexed like the object's slots), one cache line each: claim is
+ * written on every receive, by this slot's receiver only.
+ */
 struct chan_slot {
 	_Atomic uint64_t who;   /* the process using this slot on this channel, 0 when none */
+	_Atomic uint64_t claim; /* position + 1 of the record this receiver is claiming or
+				   holds, 0 when none (see chan_recv.c) */
 	_Atomic uint32_t roles; /* CHAN_ROLE_* bits, for stats */
-	uint32_t pad;
+	uint8_t pad[CHAN_LINE - 20];
 };
+_Static_assert(sizeof(struct chan_slot) == CHAN_LINE, "a slot per line");
 #define CHAN_ROLE_SEND 1u
 #define CHAN_ROLE_RECV 2u
 
@@ -125,7 +132,7 @@ struct chan_body {
 
 	struct chan_slot slots[IPCX_MAX_ATTACH];
 };
-#define CHAN_DATA_OFFSET 8192u
+#define CHAN_DATA_OFFSET 20480u
 _Static_assert(offsetof(struct chan_body, lock) == 64, "layout");
 _Static_assert(offsetof(struct chan_body, consume) == 128, "layout");
 _Static_assert(offsetof(struct chan_body, head) == 192, "layout");
