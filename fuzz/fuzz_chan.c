@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <ipcx/ipcx.h>
 
@@ -76,6 +77,26 @@ static void check_span(ipcx_chan *c, const void *p, size_t len)
 		(void)*(volatile const uint8_t *)q, (void)*(volatile const uint8_t *)(q + len - 1);
 }
 
+static char dir[64];
+
+static void remove_dir(void)
+{
+	ipcx_unlink("fuzz");
+	rmdir(dir);
+}
+
+/* A private namespace directory, so a replay never touches the real one. */
+static void setup_dir(void)
+{
+	if (dir[0])
+		return;
+	snprintf(dir, sizeof(dir), "/tmp/ipcx-fuzz-chan.XXXXXX");
+	if (!mkdtemp(dir))
+		abort();
+	setenv("IPCX_DIR", dir, 1);
+	atexit(remove_dir);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -87,6 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len;
 	void *w;
 
+	setup_dir();
 	ipcx_unlink("fuzz");
 	if (ipcx_chan_open("fuzz", IPCX_CREATE | IPCX_EXCL, 0, &a, &c) < 0)
 		return 0;
