@@ -259,7 +259,7 @@ bool ipcx__chan_slot_dead(const struct ipcx_chan *c, unsigned slot)
 	if (who == 0)
 		return true;
 	if (who == c->obj.who)
-		return slot != c->me; /* our identity in another slot: stale, we hold only ours */
+		return false; /* this process (which may hold several handles) */
 	return !ipcx__proc_alive(who);
 }
 

@@ -10,5 +10,6 @@
 #include <ipcx/common.h>
 #include <ipcx/obj.h>
 #include <ipcx/chan.h>
+#include <ipcx/topic.h>
 
 #endif
