@@ -6,5 +6,6 @@
 
 const struct cli_kind_stat *const cli_kind_stats[] = {
 	&cli_stat_chan,
+	&cli_stat_topic,
 	NULL,
 };
