@@ -108,7 +108,7 @@ bool ipcx__chan_recover(struct ipcx_chan *c, unsigned dead_slot)
 	}
 	if (changed) {
 		ipcx__wake_bump(&b->data_word, &b->data_sleepers, INT32_MAX);
-		ipcx__chan_reclaim(c);
+		ipcx__chan_reclaim(c, false);
 	}
 	return changed;
 }

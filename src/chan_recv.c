@@ -25,12 +25,11 @@ void ipcx__chan_help_consume(struct ipcx_chan *c, uint64_t pos, uint64_t size)
 						memory_order_relaxed, memory_order_relaxed);
 }
 
-void ipcx__chan_reclaim(struct ipcx_chan *c)
+void ipcx__chan_reclaim(struct ipcx_chan *c, bool freed)
 {
 	struct chan_body *b = c->b;
 	uint64_t head, consume, ctl;
 	uint32_t len;
-	bool freed = false;
 	unsigned st;
 	int64_t n;
 
@@ -215,7 +214,7 @@ static int take(struct ipcx_chan *c, size_t bufcap, int64_t timeout_ns, uint64_t
 			if (ipcx__deadline_passed(d))
 				return -ETIMEDOUT;
 			if (ipcx__chan_recover(c, IPCX_MAX_ATTACH))
-				ipcx__chan_reclaim(c);
+				ipcx__chan_reclaim(c, false);
 		}
 	}
 }
@@ -242,17 +241,30 @@ int ipcx_chan_peek(ipcx_chan *c, int64_t timeout_ns, const void **ret_ptr, size_
 
 int ipcx_chan_release(ipcx_chan *c)
 {
-	uint64_t want;
+	uint64_t want, head;
+	int64_t len;
 
 	if (!c || c->peek_len < 0)
 		return -EINVAL;
+	len = c->peek_len;
 	want = rec_ctl(c->peek_pos, c->me, REC_DONE);
 	c->peek_len = -1;
-	/* Release pairs with the reclaimer's acquire load of ctl: our reads of the payload
-	 * are done before its space is reused. A plain store: the record is ours (a CAS
-	 * would stall on the cache line the sender will want back). */
+	head = c->peek_pos;
+	/* The common case, one receiver or the oldest message: our record is at head, and
+	 * nobody but us can move head past it. Then free it at once, without writing the
+	 * record (a store there would have to win its cache line back from the sender).
+	 * Release pairs with the senders' acquire load of head: our reads of the payload are
+	 * done before its space is reused. */
+	if (atomic_compare_exchange_strong_explicit(&c->b->head, &head,
+						    c->peek_pos + rec_size((uint64_t)len),
+						    memory_order_release, memory_order_relaxed)) {
+		ipcx__chan_reclaim(c, true);
+		return 0;
+	}
+	/* Release pairs with the reclaimer's acquire load of ctl, as above. A plain store:
+	 * the record is ours. */
 	atomic_store_explicit(&rec_at(c, c->peek_pos)->ctl, want, memory_order_release);
-	ipcx__chan_reclaim(c);
+	ipcx__chan_reclaim(c, false);
 	return 0;
 }
 

@@ -168,7 +168,7 @@ static int reserve_room(struct ipcx_chan *c, uint64_t len, int64_t timeout_ns, u
 		if (r != 0)
 			return r < 0 ? r : 0;
 		/* Full: reclaim what receivers released, then wait for them. */
-		ipcx__chan_reclaim(c);
+		ipcx__chan_reclaim(c, false);
 		if (space_ready(&w))
 			continue;
 		if (timeout_ns == 0)

@@ -184,8 +184,9 @@ int64_t ipcx__chan_read_rec(const struct ipcx_chan *c, uint64_t pos, uint64_t *r
 /* Moves consume past pos when the record there (of size) is no longer available. */
 void ipcx__chan_help_consume(struct ipcx_chan *c, uint64_t pos, uint64_t size);
 
-/* Reclaims released records at head; wakes senders if space was freed. */
-void ipcx__chan_reclaim(struct ipcx_chan *c);
+/* Reclaims released records at head; wakes senders if space was freed (by this call, or
+ * by the caller: freed). */
+void ipcx__chan_reclaim(struct ipcx_chan *c, bool freed);
 
 /* Marks a role of this handle in its slot (for stats), once. */
 void ipcx__chan_note_role(struct ipcx_chan *c, uint32_t role);
