@@ -15,6 +15,8 @@
 
 /* Spins before the lock holder is suspected of being dead (it holds it for a few stores). */
 #define LOCK_SUSPECT_SPINS 4096u
+/* Spins before a waiter for the lock naps between looks. */
+#define LOCK_SLEEP_SPINS (64u * 1024)
 
 int ipcx__chan_lock(struct ipcx_chan *c, ipcx__deadline d, bool try_once)
 {
@@ -47,7 +49,14 @@ int ipcx__chan_lock(struct ipcx_chan *c, ipcx__deadline d, bool try_once)
 				return -EAGAIN;
 			if (!try_once && ipcx__deadline_passed(d))
 				return -ETIMEDOUT;
-			ipcx__yield(); /* the holder may be preempted, waiting for our CPU */
+			if (spins >= LOCK_SLEEP_SPINS) {
+				/* Held for long (a peer stopped while holding it, or garbage that
+				 * names a live process): nap rather than burn the CPU. */
+				ipcx__deadline nap = ipcx__deadline_in(1000000);
+				ipcx__futex_wait(&b->lock, v, nap.at_ns < d.at_ns ? nap : d);
+			} else {
+				ipcx__yield(); /* the holder may be preempted, waiting for us */
+			}
 		}
 		ipcx__cpu_relax();
 	}

@@ -183,6 +183,8 @@ void ipcx_topic_close(ipcx_topic *t)
 	if (t->subscribed) {
 		/* Release: publishers that see us gone see our last cursor before it. */
 		atomic_store_explicit(&t->b->slots[t->me].active, 0, memory_order_release);
+		atomic_fetch_and_explicit(&t->b->active_mask[t->me / 64], ~(1ull << (t->me % 64)),
+					  memory_order_relaxed);
 		if (t->reliable)
 			ipcx__wake_bump(&t->b->space_word, &t->b->space_sleepers, INT32_MAX);
 	}

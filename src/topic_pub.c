@@ -16,6 +16,8 @@
 #include "internal/topic.h"
 
 #define LOCK_SUSPECT_SPINS 4096u
+/* Spins before a waiter for the lock naps between looks. */
+#define LOCK_SLEEP_SPINS (64u * 1024)
 
 /* Finishes the step of a dead lock holder: headers written, reserve not moved past them. */
 static void repair(struct ipcx_topic *t)
@@ -66,7 +68,14 @@ int ipcx__topic_lock(struct ipcx_topic *t, ipcx__deadline d, bool try_once)
 				return -EAGAIN;
 			if (!try_once && ipcx__deadline_passed(d))
 				return -ETIMEDOUT;
-			ipcx__yield();
+			if (spins >= LOCK_SLEEP_SPINS) {
+				/* Held for long (a peer stopped while holding it, or garbage that
+				 * names a live process): nap rather than burn the CPU. */
+				ipcx__deadline nap = ipcx__deadline_in(1000000);
+				ipcx__futex_wait(&b->lock, v, nap.at_ns < d.at_ns ? nap : d);
+			} else {
+				ipcx__yield(); /* the holder may be preempted, waiting for us */
+			}
 		}
 		ipcx__cpu_relax();
 	}
@@ -204,12 +213,12 @@ static int try_take(struct ipcx_topic *t, uint64_t len, bool check_dead, uint64_
 		}
 		tail += (uint64_t)n;
 	}
-	if (tail != tail0) {
-		/* Relaxed store, then a release fence before the space is written: see the top
-		 * of this file. */
+	if (tail != tail0)
 		atomic_store_explicit(&b->tail, tail, memory_order_relaxed);
-		atomic_thread_fence(memory_order_release);
-	}
+	/* A release fence before the space is written, even when this call did not move
+	 * tail (an earlier holder of the lock may have, and its store must reach readers
+	 * before our writes do): see the top of this file. Free on x86. */
+	atomic_thread_fence(memory_order_release);
 	next = atomic_load_explicit(&b->next_seq, memory_order_relaxed);
 	if (pad)
 		put_header(t, r, next, (uint32_t)(pad - TOPIC_REC_HDR), REC_SKIP);
