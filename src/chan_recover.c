@@ -92,6 +92,10 @@ bool ipcx__chan_recover(struct ipcx_chan *c, unsigned dead_slot)
 			   !dead(c, known, ctl_slot(ctl), dead_slot)) {
 			continue;
 		}
+		/* Freed meanwhile (released at head by its live holder)? Then it is not ours to
+		 * touch; the CAS below would fail anyway once the space is written again. */
+		if (pos < atomic_load_explicit(&b->head, memory_order_acquire))
+			continue;
 		to = st == REC_RESERVED ? REC_SKIP : REC_ORPHAN;
 		/* Release: an ORPHAN is published before the orphans count that announces it
 		 * (paired with the acquire load of orphans in claim). */

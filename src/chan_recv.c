@@ -136,8 +136,10 @@ static int claim(struct ipcx_chan *c, size_t bufcap, uint64_t *ret_pos, uint32_t
 	while (limit--) {
 		pos = atomic_load_explicit(&b->consume, memory_order_relaxed);
 		n = ipcx__chan_read_rec(c, pos, &ctl, &len);
+		if (n < 0 && atomic_load_explicit(&b->consume, memory_order_acquire) != pos)
+			continue; /* the record was taken and its space reused while we read it */
 		if (n <= 0) {
-			r = (int)n; /* nothing written there yet: empty */
+			r = (int)n; /* nothing written there yet: empty (or a corrupt header) */
 			break;
 		}
 		if (ctl_state(ctl) == REC_RESERVED)
@@ -148,6 +150,10 @@ static int claim(struct ipcx_chan *c, size_t bufcap, uint64_t *ret_pos, uint32_t
 			continue;
 		}
 		if (len > bufcap) {
+			/* Only if it is still the oldest: a stale read may have seen a length
+			 * from after the record was taken and its space reused. */
+			if (atomic_load_explicit(&b->consume, memory_order_acquire) != pos)
+				continue;
 			r = -EMSGSIZE;
 			break;
 		}

@@ -79,18 +79,27 @@ static int next(struct ipcx_topic *t, size_t bufcap, uint64_t *ret_pos, uint64_t
 		if (t->cur < tail) {
 			/* Overtaken: go on from the oldest record kept, counting what was lost. */
 			n = ipcx__topic_read_rec(t, tail, &ctl, &seq, &len);
-			if (n < 0)
-				return (int)n;
-			if (n == 0)
-				continue; /* tail moved again meanwhile */
+			if (n <= 0) {
+				/* Overwritten again while we read it, or corrupt. */
+				if (atomic_load_explicit(&b->tail, memory_order_acquire) != tail)
+					continue;
+				if (n < 0)
+					return (int)n;
+				continue;
+			}
 			if (seq > t->cur_seq)
 				t->missed += seq - t->cur_seq;
 			t->cur = tail;
 			t->cur_seq = seq;
 		}
 		n = ipcx__topic_read_rec(t, t->cur, &ctl, &seq, &len);
-		if (n < 0)
+		if (n < 0) {
+			/* A lossy publisher overwriting the record as we read it, or corruption:
+			 * tail tells which. */
+			if (atomic_load_explicit(&b->tail, memory_order_acquire) > t->cur)
+				continue;
 			return (int)n;
+		}
 		if (n == 0) {
 			/* Not written yet, or overwritten just now: tail tells which. */
 			if (atomic_load_explicit(&b->tail, memory_order_acquire) > t->cur)
@@ -109,8 +118,12 @@ static int next(struct ipcx_topic *t, size_t bufcap, uint64_t *ret_pos, uint64_t
 		default:
 			break;
 		}
-		if (len > bufcap)
+		if (len > bufcap) {
+			/* Unless overwritten as we read it (then the length was not its own). */
+			if (atomic_load_explicit(&b->tail, memory_order_acquire) > t->cur)
+				continue;
 			return -EMSGSIZE;
+		}
 		*ret_pos = t->cur;
 		*ret_size = (uint64_t)n;
 		*ret_seq = seq;

@@ -240,6 +240,8 @@ struct ms_shared {
 	_Atomic uint32_t got[MS_SENDERS][MS_COUNT];
 	_Atomic uint32_t errors;
 	_Atomic uint32_t stop;
+	int64_t err_n;
+	uint32_t err_sender, err_seq, err_len, err_last, err_sum, err_want;
 };
 static struct ms_shared *ms;
 
@@ -288,7 +290,16 @@ static int ms_receiver(void *arg)
 		if (n < 16 || m.sender >= MS_SENDERS || m.seq >= MS_COUNT || n != 16 + m.len ||
 		    m.sum != sum_of(m.body, m.len, m.seq) ||
 		    (last[m.sender] != 0xffffffffu && m.seq <= last[m.sender])) {
-			atomic_fetch_add(&ms->errors, 1);
+			if (atomic_fetch_add(&ms->errors, 1) == 0) {
+				ms->err_n = n;
+				ms->err_sender = m.sender;
+				ms->err_seq = m.seq;
+				ms->err_len = m.len;
+				ms->err_sum = m.sum;
+				ms->err_want = n >= 16 && m.len < sizeof(m.body) ?
+						       sum_of(m.body, m.len, m.seq) : 0;
+				ms->err_last = m.sender < MS_SENDERS ? last[m.sender] : 0;
+			}
 			continue;
 		}
 		last[m.sender] = m.seq;
@@ -313,7 +324,10 @@ IPCX_TEST(chan, many_senders_many_receivers, .timeout = 120)
 	atomic_store(&ms->stop, 1);
 	for (int i = 0; i < MS_RECEIVERS; i++)
 		cr_expect_eq(test_wait(r[i]), 0);
-	cr_expect_eq(atomic_load(&ms->errors), 0);
+	cr_expect_eq(atomic_load(&ms->errors), 0,
+		     "%u bad: n %ld sender %u seq %u len %u last %u sum %x want %x",
+		     atomic_load(&ms->errors), (long)ms->err_n, ms->err_sender, ms->err_seq,
+		     ms->err_len, ms->err_last, ms->err_sum, ms->err_want);
 	for (int i = 0; i < MS_SENDERS; i++)
 		for (int j = 0; j < MS_COUNT; j++)
 			cr_assert_eq(atomic_load(&ms->got[i][j]), 1, "sender %d seq %d", i, j);
