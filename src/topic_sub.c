@@ -62,8 +62,28 @@ int ipcx_topic_subscribe(ipcx_topic *t, unsigned flags)
 }
 
 /*
+ * Reads the header at pos and checks afterwards that no lossy publisher took the record's
+ * space meanwhile (which it announces by moving tail past pos before writing: the
+ * seqlock pattern, see topic_pub.c). Returns as ipcx__topic_read_rec, or -ESTALE when the
+ * header may be torn.
+ */
+static int64_t read_checked(struct ipcx_topic *t, uint64_t pos, uint64_t *ret_ctl,
+			    uint64_t *ret_seq, uint32_t *ret_len)
+{
+	int64_t n = ipcx__topic_read_rec(t, pos, ret_ctl, ret_seq, ret_len);
+
+	/* Pairs with the publisher's release fence between its store of tail and its
+	 * writes of the space: if we read any of those writes, we see the new tail. */
+	atomic_thread_fence(memory_order_acquire);
+	if (atomic_load_explicit(&t->b->tail, memory_order_relaxed) > pos)
+		return -ESTALE;
+	return n;
+}
+
+/*
  * Finds this subscriber's next message: 1 with *ret_pos, *ret_size, *ret_seq, *ret_len;
- * 0 when there is none yet (*ret_wait: the position it waits at); -EMSGSIZE; -EBADMSG.
+ * 0 when there is none yet (*ret_ctl: the loan it waits behind, or 0); -EMSGSIZE;
+ * -EBADMSG.
  */
 static int next(struct ipcx_topic *t, size_t bufcap, uint64_t *ret_pos, uint64_t *ret_size,
 		uint64_t *ret_seq, uint32_t *ret_len, uint64_t *ret_ctl)
@@ -74,37 +94,27 @@ static int next(struct ipcx_topic *t, size_t bufcap, uint64_t *ret_pos, uint64_t
 	int64_t n;
 
 	while (limit--) {
-		/* Acquire pairs with the publisher's store of tail and its release fence. */
+		/* Acquire pairs with the publisher's release of tail (see read_checked). */
 		tail = atomic_load_explicit(&b->tail, memory_order_acquire);
 		if (t->cur < tail) {
 			/* Overtaken: go on from the oldest record kept, counting what was lost. */
-			n = ipcx__topic_read_rec(t, tail, &ctl, &seq, &len);
-			if (n <= 0) {
-				/* Overwritten again while we read it, or corrupt. */
-				if (atomic_load_explicit(&b->tail, memory_order_acquire) != tail)
-					continue;
-				if (n < 0)
-					return (int)n;
-				continue;
-			}
+			n = read_checked(t, tail, &ctl, &seq, &len);
+			if (n == -ESTALE || n == 0)
+				continue; /* overtaken again while we looked */
+			if (n < 0)
+				return (int)n;
 			if (seq > t->cur_seq)
 				t->missed += seq - t->cur_seq;
 			t->cur = tail;
 			t->cur_seq = seq;
 		}
-		n = ipcx__topic_read_rec(t, t->cur, &ctl, &seq, &len);
-		if (n < 0) {
-			/* A lossy publisher overwriting the record as we read it, or corruption:
-			 * tail tells which. */
-			if (atomic_load_explicit(&b->tail, memory_order_acquire) > t->cur)
-				continue;
+		n = read_checked(t, t->cur, &ctl, &seq, &len);
+		if (n == -ESTALE)
+			continue;
+		if (n < 0)
 			return (int)n;
-		}
 		if (n == 0) {
-			/* Not written yet, or overwritten just now: tail tells which. */
-			if (atomic_load_explicit(&b->tail, memory_order_acquire) > t->cur)
-				continue;
-			*ret_ctl = 0;
+			*ret_ctl = 0; /* nothing written there yet */
 			return 0;
 		}
 		switch (ctl_state(ctl)) {
@@ -118,12 +128,8 @@ static int next(struct ipcx_topic *t, size_t bufcap, uint64_t *ret_pos, uint64_t
 		default:
 			break;
 		}
-		if (len > bufcap) {
-			/* Unless overwritten as we read it (then the length was not its own). */
-			if (atomic_load_explicit(&b->tail, memory_order_acquire) > t->cur)
-				continue;
+		if (len > bufcap)
 			return -EMSGSIZE;
-		}
 		*ret_pos = t->cur;
 		*ret_size = (uint64_t)n;
 		*ret_seq = seq;
@@ -215,10 +221,10 @@ int ipcx_topic_release(ipcx_topic *t)
 	atomic_thread_fence(memory_order_acquire);
 	stale = atomic_load_explicit(&t->b->tail, memory_order_relaxed) > t->peek_pos;
 	t->peek_len = -1;
+	if (stale)
+		return -ESTALE; /* the cursor stays; the next call jumps and counts it missed */
 	t->cur = t->peek_pos + t->peek_size;
 	t->cur_seq = t->peek_seq + 1;
-	if (stale)
-		t->missed++;
 	sl = &t->b->slots[t->me];
 	atomic_store_explicit(&sl->seq, t->cur_seq, memory_order_relaxed);
 	/* Release pairs with reliable publishers' acquire load of the cursor: our reads of
@@ -226,7 +232,7 @@ int ipcx_topic_release(ipcx_topic *t)
 	atomic_store_explicit(&sl->cursor, t->cur, memory_order_release);
 	if (t->reliable)
 		ipcx__wake_bump(&t->b->space_word, &t->b->space_sleepers, INT32_MAX);
-	return stale ? -ESTALE : 0;
+	return 0;
 }
 
 ssize_t ipcx_topic_recv(ipcx_topic *t, void *buf, size_t cap, int64_t timeout_ns,
