@@ -3,7 +3,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal/robust.h"
 #include "internal/sys.h"
@@ -78,11 +80,40 @@ int ipcx__robust_health(const pthread_mutex_t *m)
 	return IPCX__ROBUST_OK;
 }
 
+/*
+ * glibc (2.36 at least) has a bug here: pthread_mutex_trylock on an unrecoverable robust
+ * mutex takes the lock word, finds the mutex unrecoverable, and returns ENOTRECOVERABLE
+ * without giving the word back (it tests the old value, 0, against its own id). The word
+ * then names the caller forever, off its robust list, so once the caller's thread ends
+ * every later locker sleeps for good instead of getting ENOTRECOVERABLE. So: never call it
+ * on a mutex known to be unrecoverable (that state is final), and if the mutex became
+ * unrecoverable in the instant before the call, give the word back as glibc meant to.
+ */
+static void release_stuck_word(pthread_mutex_t *m)
+{
+	_Atomic uint32_t *word = (_Atomic uint32_t *)&m->__data.__lock;
+	uint32_t w = atomic_load_explicit(word, memory_order_relaxed);
+
+	if ((w & IPCX__FUTEX_TID_MASK) != (uint32_t)gettid())
+		return;
+	/* Release pairs with the next locker's acquiring CAS, as glibc's unlock does. */
+	w = atomic_exchange_explicit(word, 0, memory_order_release);
+	if (w & IPCX__FUTEX_WAITERS)
+		ipcx__futex_wake(word, INT32_MAX);
+}
+
 int ipcx__robust_trylock(pthread_mutex_t *m)
 {
+	int r;
+
 	if (!ipcx__robust_ok(m))
 		return EINVAL;
-	return pthread_mutex_trylock(m);
+	if (ipcx__robust_health(m) == IPCX__ROBUST_NOTRECOVERABLE)
+		return ENOTRECOVERABLE;
+	r = pthread_mutex_trylock(m);
+	if (r == ENOTRECOVERABLE)
+		release_stuck_word(m);
+	return r;
 }
 
 int ipcx__robust_lock_until(pthread_mutex_t *m, int64_t at_ns)
