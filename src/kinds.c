@@ -5,7 +5,8 @@
 #include "internal/obj.h"
 
 const struct ipcx__kind *ipcx__kinds[IPCX_KIND_MAX_] = {
-	NULL,
+	[IPCX_KIND_EVENT] = &ipcx__event_kind,
+	[IPCX_KIND_MUTEX] = &ipcx__mutex_kind,
 };
 
 static const char *const kind_names[IPCX_KIND_MAX_] = {
