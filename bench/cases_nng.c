@@ -29,6 +29,8 @@ static int nng_open_side(struct bench_env *e, int side)
 	if ((r = nng_pair1_open(&l->sock)) != 0)
 		return bench_fail(e, -EIO, "nng_pair1_open: %s", nng_strerror(r));
 	l->opened = true;
+	/* nng drops messages over 1 MiB by default (and the connection with them). */
+	nng_socket_set_size(l->sock, NNG_OPT_RECVMAXSZ, 0);
 	r = side == 1 ? nng_listen(l->sock, url, NULL, 0) : nng_dial(l->sock, url, NULL, 0);
 	if (r != 0)
 		return bench_fail(e, -EIO, "nng_%s %s: %s", side ? "listen" : "dial", url,

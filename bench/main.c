@@ -33,7 +33,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ipcx-bench [--quick] [--rounds N] [--filter GLOB] [--csv|--json]\n"
-		"                  [--sweep] [--budget-ms MS] [--list] [--help]\n"
+		"                  [--sweep [--size BYTES]] [--budget-ms MS] [--list] [--help]\n"
 		"\n"
 		"Measures ipcx side by side with the machine's floors, the kernel's IPC and peer\n"
 		"libraries (ZeroMQ, nng, iceoryx) in one run. Two-sided cases run as two processes\n"
@@ -47,8 +47,9 @@ static void usage(FILE *f)
 		"  --json           JSON with per-round figures, ratios and reasons\n"
 		"  --sweep          round-trip latency against message size (64 B to 4 MiB)\n"
 		"                   for the cases that support it; CSV: case,size,p50_ns,p99_ns,mean_ns\n"
+		"  --size BYTES     with --sweep: only this size (64, 256, ... 4194304)\n"
 		"  --budget-ms MS   time spent measuring one case in one round (default 1000;\n"
-		"                   --quick: 250)\n"
+		"                   --quick: 400)\n"
 		"  --list           list the cases and exit\n"
 		"\n"
 		"A case that cannot run (a peer not installed, a feature not built yet) keeps its\n"
@@ -134,6 +135,8 @@ static void decide_skip(struct bench_row *row)
 	}
 }
 
+static size_t only_size; /* --size: one size of the sweep */
+
 static int build_rows(struct bench_row **ret, bool sweep, char **globs, int nglobs)
 {
 	int n = 0, cap = 0;
@@ -146,6 +149,8 @@ static int build_rows(struct bench_row **ret, bool sweep, char **globs, int nglo
 				continue;
 			size_t nsizes = sweep ? sizeof(sweep_sizes) / sizeof(sweep_sizes[0]) : 1;
 			for (size_t s = 0; s < nsizes; s++) {
+				if (sweep && only_size && sweep_sizes[s] != only_size)
+					continue;
 				if (n == cap) {
 					cap = cap ? cap * 2 : 64;
 					struct bench_row *nr = realloc(rows, cap * sizeof(*rows));
@@ -217,7 +222,8 @@ int main(int argc, char **argv)
 		{"filter", required_argument, NULL, 'f'}, {"csv", no_argument, NULL, 'c'},
 		{"json", no_argument, NULL, 'j'},	 {"sweep", no_argument, NULL, 's'},
 		{"budget-ms", required_argument, NULL, 'b'}, {"list", no_argument, NULL, 'l'},
-		{"help", no_argument, NULL, 'h'},	 {NULL, 0, NULL, 0},
+		{"size", required_argument, NULL, 'z'},	 {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	int nrounds = 0, nglobs = 0, opt;
 	double budget_ms = 0;
@@ -262,6 +268,15 @@ int main(int argc, char **argv)
 		case 'l':
 			list = true;
 			break;
+		case 'z':
+			only_size = strtoul(optarg, &end, 10);
+			for (size_t i = 0; i < sizeof(sweep_sizes) / sizeof(sweep_sizes[0]); i++)
+				if (!*end && only_size == sweep_sizes[i])
+					goto size_ok;
+			fprintf(stderr, "EINVAL: --size takes one of the sweep's sizes, 64 to 4194304\n");
+			return 2;
+		size_ok:
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -278,7 +293,7 @@ int main(int argc, char **argv)
 	if (!nrounds)
 		nrounds = quick ? 3 : 5;
 	if (!budget_ms)
-		budget_ms = (quick ? 250 : 1000) * (sweep ? 0.4 : 1);
+		budget_ms = (quick ? 400 : 1000) * (sweep ? 0.4 : 1);
 
 	struct bench_row *rows;
 	int n = build_rows(&rows, sweep, globs, nglobs);

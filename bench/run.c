@@ -29,6 +29,7 @@
 struct ctl {
 	_Atomic int opened[2];
 	_Atomic int pinned[2];
+	_Atomic int done[2];
 	_Atomic int warm_done;     /* TPUT: the consumer has taken the probe messages */
 	_Atomic int64_t warm_end;  /* TPUT: when it did */
 	_Atomic uint64_t plan_ready;
@@ -104,6 +105,18 @@ static int wait_flag(_Atomic int *flag)
 		bench_relax();
 		if ((i & 1023) == 1023 && bench_now_ns() > deadline)
 			return -ETIMEDOUT;
+	}
+	return 0;
+}
+
+/* The same, sleeping: for the end of a run, where the other side may need our CPU. */
+static int wait_flag_sleeping(_Atomic int *flag)
+{
+	int64_t deadline = bench_now_ns() + 60 * 1000000000LL;
+	while (!atomic_load_explicit(flag, memory_order_acquire)) {
+		if (bench_now_ns() > deadline)
+			return -ETIMEDOUT;
+		usleep(50);
 	}
 	return 0;
 }
@@ -261,6 +274,11 @@ static void side_main(struct bench_env *e, struct ctl *ctl, int side, int nsides
 		r = side == 0 ? run_producer(e, ctl, budget_ns) : run_consumer(e, ctl);
 		break;
 	}
+	/* Neither side closes before the other is done: libraries that send from a helper
+	 * thread (ZeroMQ, nng) may still hold the last reply when the replier returns. */
+	atomic_store_explicit(&ctl->done[side], 1, memory_order_release);
+	if (r == 0 && nsides == 2)
+		r = wait_flag_sleeping(&ctl->done[!side]);
 closing:
 	if (ops->close)
 		ops->close(e, side);
