@@ -33,7 +33,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ipcx-bench [--quick] [--rounds N] [--filter GLOB] [--csv|--json]\n"
-		"                  [--sweep [--size BYTES]] [--budget-ms MS] [--list] [--help]\n"
+		"                  [--sweep [--size BYTES]] [--budget-ms MS] [--csv-out FILE]\n"
+		"                  [--list] [--help]\n"
 		"\n"
 		"Measures ipcx side by side with the machine's floors, the kernel's IPC and peer\n"
 		"libraries (ZeroMQ, nng, iceoryx) in one run. Two-sided cases run as two processes\n"
@@ -47,6 +48,7 @@ static void usage(FILE *f)
 		"  --json           JSON with per-round figures, ratios and reasons\n"
 		"  --sweep          round-trip latency against message size (64 B to 4 MiB)\n"
 		"                   for the cases that support it; CSV: case,size,p50_ns,p99_ns,mean_ns\n"
+		"  --csv-out FILE   also write the CSV of this run to FILE\n"
 		"  --size BYTES     with --sweep: only this size (64, 256, ... 4194304)\n"
 		"  --budget-ms MS   time spent measuring one case in one round (default 1000;\n"
 		"                   --quick: 400)\n"
@@ -222,12 +224,13 @@ int main(int argc, char **argv)
 		{"filter", required_argument, NULL, 'f'}, {"csv", no_argument, NULL, 'c'},
 		{"json", no_argument, NULL, 'j'},	 {"sweep", no_argument, NULL, 's'},
 		{"budget-ms", required_argument, NULL, 'b'}, {"list", no_argument, NULL, 'l'},
-		{"size", required_argument, NULL, 'z'},	 {"help", no_argument, NULL, 'h'},
+		{"size", required_argument, NULL, 'z'},	 {"csv-out", required_argument, NULL, 'o'},	 {"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	int nrounds = 0, nglobs = 0, opt;
 	double budget_ms = 0;
 	bool quick = false, sweep = false, list = false;
+	const char *csv_out = NULL;
 	enum bench_format fmt = BENCH_TABLE;
 	char **globs = calloc((size_t)argc, sizeof(char *));
 	char *end;
@@ -267,6 +270,9 @@ int main(int argc, char **argv)
 			break;
 		case 'l':
 			list = true;
+			break;
+		case 'o':
+			csv_out = optarg;
 			break;
 		case 'z':
 			only_size = strtoul(optarg, &end, 10);
@@ -351,6 +357,17 @@ int main(int argc, char **argv)
 				.quick = quick};
 	bench_ratios(&run);
 	bench_report(&run, fmt, stdout);
+	if (csv_out) {
+		/* The same run as CSV too, so that a table and a plot never disagree. */
+		FILE *f = fopen(csv_out, "w");
+		if (!f) {
+			fprintf(stderr, "%s: cannot write %s\n", strerrorname_np(errno), csv_out);
+			return 1;
+		}
+		bench_report(&run, BENCH_CSV, f);
+		if (fclose(f) != 0)
+			return 1;
+	}
 	free(rows);
 	free(globs);
 	return fflush(stdout) == 0 ? 0 : 1;
