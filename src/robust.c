@@ -18,10 +18,37 @@
 #if defined(__SANITIZE_THREAD__)
 #define IPCX__TSAN 1
 #endif
+#ifdef IPCX__TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
 
 /* glibc's values of __owner for a robust mutex after its owner died (nptl/pthreadP.h). */
 #define GLIBC_MUTEX_INCONSISTENT 0x7fffffff
 #define GLIBC_MUTEX_NOTRECOVERABLE 0x7ffffffe
+
+/* The calling thread's id, cached per thread (glibc's gettid is a system call each time). */
+static __thread pid_t self_tid;
+static pthread_once_t tid_once = PTHREAD_ONCE_INIT;
+
+static void forget_tid(void)
+{
+	/* Runs in a forked child, whose one thread has a new id. */
+	self_tid = 0;
+}
+
+static void register_tid_atfork(void)
+{
+	pthread_atfork(NULL, NULL, forget_tid);
+}
+
+uint32_t ipcx__robust_self_tid(void)
+{
+	if (!self_tid) {
+		pthread_once(&tid_once, register_tid_atfork);
+		self_tid = gettid();
+	}
+	return (uint32_t)self_tid;
+}
 
 int ipcx__robust_init(pthread_mutex_t *m)
 {
@@ -94,7 +121,7 @@ static void release_stuck_word(pthread_mutex_t *m)
 	_Atomic uint32_t *word = (_Atomic uint32_t *)&m->__data.__lock;
 	uint32_t w = atomic_load_explicit(word, memory_order_relaxed);
 
-	if ((w & IPCX__FUTEX_TID_MASK) != (uint32_t)gettid())
+	if ((w & IPCX__FUTEX_TID_MASK) != ipcx__robust_self_tid())
 		return;
 	/* Release pairs with the next locker's acquiring CAS, as glibc's unlock does. */
 	w = atomic_exchange_explicit(word, 0, memory_order_release);
@@ -133,9 +160,17 @@ int ipcx__robust_lock_until(pthread_mutex_t *m, int64_t at_ns)
 		int64_t left = at_ns - ipcx__now_ns();
 		int64_t rt = ipcx__realtime_ns() + (left > 0 ? left : 0);
 
+		int r;
+
 		ts.tv_sec = rt / 1000000000;
 		ts.tv_nsec = rt % 1000000000;
-		return pthread_mutex_timedlock(m, &ts);
+		r = pthread_mutex_timedlock(m, &ts);
+		/* Its timedlock interceptor records a lock only on 0, not on EOWNERDEAD. */
+		if (r == EOWNERDEAD) {
+			__tsan_mutex_pre_lock(m, __tsan_mutex_try_lock);
+			__tsan_mutex_post_lock(m, __tsan_mutex_try_lock, 0);
+		}
+		return r;
 	}
 #else
 	ts.tv_sec = at_ns / 1000000000;

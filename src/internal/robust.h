@@ -39,6 +39,9 @@
  */
 int ipcx__robust_init(pthread_mutex_t *m);
 
+/* The calling thread's kernel id, as it appears in lock words; cheap after the first call. */
+uint32_t ipcx__robust_self_tid(void);
+
 /* The kind word such a mutex carries, for validators to compare against. */
 int ipcx__robust_kind(void);
 
