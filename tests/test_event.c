@@ -573,3 +573,29 @@ IPCX_TEST(event, hostile_bytes)
 	free(saved);
 	munmap(f, size);
 }
+
+/* A waiter chosen by notify that dies before it returns still counts (it was alive when
+ * chosen), and its place is freed by the next notify. */
+IPCX_TEST(event, chosen_waiter_killed_before_return)
+{
+	ipcx_event *ev = open_ev("c");
+	struct waiter_arg a = {"c", IPCX_FOREVER, IPCX_WAIT_SLEEP, NULL};
+	struct ipcx_event_state st;
+	pid_t p = test_fork(waiter, &a), q;
+
+	await_waiters(ev, 1);
+	kill(p, SIGSTOP); /* alive, but cannot run to leave its entry */
+	cr_assert_eq(ipcx_event_notify(ev, 5), 1);
+	test_kill(p);
+	cr_assert_eq(ipcx_event_get_state(ev, &st), 0);
+	cr_assert_eq(st.waiters, 0);
+	cr_assert_eq(st.dead, 1);
+	cr_assert_eq(ipcx_event_notify(ev, 5), 0);
+	cr_assert_eq(ipcx_event_get_state(ev, &st), 0);
+	cr_assert_eq(st.dead, 0, "the dead waiter's place was freed");
+	q = test_fork(waiter, &a);
+	await_waiters(ev, 1);
+	cr_assert_eq(ipcx_event_notify(ev, 5), 1);
+	cr_assert_eq(test_wait(q), 0);
+	ipcx_event_close(ev);
+}
