@@ -190,7 +190,8 @@ int ipcx_mutex_lock(ipcx_mutex *mx, int64_t timeout_ns)
 	case EOWNERDEAD:
 		/* Our thread id, as glibc wrote it into the lock word we hold. Relaxed: the
 		 * record is only reported. */
-		atomic_store_explicit(&b->owner_tid, ipcx__robust_self_tid(), memory_order_relaxed);
+		atomic_store_explicit(&b->owner_tid, ipcx__robust_word(&b->m) & IPCX__FUTEX_TID_MASK,
+				      memory_order_relaxed);
 		atomic_store_explicit(&b->owner_id, ipcx__proc_self(), memory_order_relaxed);
 		return -r;
 	case EINVAL:

@@ -27,7 +27,8 @@
 #define GLIBC_MUTEX_NOTRECOVERABLE 0x7ffffffe
 
 /* The calling thread's id, cached per thread (glibc's gettid is a system call each time). */
-static __thread pid_t self_tid;
+/* initial-exec: no __tls_get_addr call on the unlock path; four bytes of static TLS. */
+static __thread pid_t self_tid __attribute__((tls_model("initial-exec")));
 static pthread_once_t tid_once = PTHREAD_ONCE_INIT;
 
 static void forget_tid(void)
@@ -69,31 +70,17 @@ int ipcx__robust_init(pthread_mutex_t *m)
 	return -r;
 }
 
-int ipcx__robust_kind(void)
+int ipcx__robust_kind_value = -1;
+
+/* At load, so that checking a kind is one load and one compare on every call. */
+__attribute__((constructor)) static void compute_kind(void)
 {
-	static int kind; /* computed once; every thread computes the same value */
-	int k = __atomic_load_n(&kind, __ATOMIC_RELAXED);
 	pthread_mutex_t m;
 
-	if (k)
-		return k;
 	if (ipcx__robust_init(&m) < 0)
-		return -1;
-	k = m.__data.__kind;
+		return;
+	ipcx__robust_kind_value = m.__data.__kind;
 	pthread_mutex_destroy(&m);
-	__atomic_store_n(&kind, k, __ATOMIC_RELAXED);
-	return k;
-}
-
-bool ipcx__robust_ok(const pthread_mutex_t *m)
-{
-	/* Relaxed: the field is only ever written by init, or by a hostile peer. */
-	return __atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED) == ipcx__robust_kind();
-}
-
-uint32_t ipcx__robust_word(const pthread_mutex_t *m)
-{
-	return (uint32_t)__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED);
 }
 
 int ipcx__robust_health(const pthread_mutex_t *m)
