@@ -238,6 +238,9 @@ int ipcx_mutex_consistent(ipcx_mutex *mx)
 		return -EINVAL;
 	if (!ipcx__robust_ok(&mx->b->m))
 		return -EBADMSG;
+	/* glibc does not check the caller holds it; POSIX requires that it does. */
+	if ((ipcx__robust_word(&mx->b->m) & IPCX__FUTEX_TID_MASK) != ipcx__robust_self_tid())
+		return -EPERM;
 	r = pthread_mutex_consistent(&mx->b->m);
 	return -r;
 }

@@ -222,6 +222,7 @@ IPCX_TEST(mutex, owner_killed_then_consistent)
 	struct ipcx_mutex_state st;
 
 	kill_holder();
+	cr_assert_eq(ipcx_mutex_consistent(mx), -EPERM, "only its holder may repair it");
 	cr_assert_eq(ipcx_mutex_get_state(mx, &st), 0);
 	cr_assert_eq(st.owner, IPCX_MUTEX_DEAD);
 	cr_assert_eq(st.health, IPCX_MUTEX_INCONSISTENT);
