@@ -279,6 +279,7 @@ static void json(const struct bench_run *run, FILE *out)
 		jnum(out, "gb_per_s", r->med.gbs, true);
 		jnum(out, "min", r->lo, true);
 		jnum(out, "max", r->hi, true);
+		fprintf(out, "\"failed_rounds\": %d, ", r->nfailed);
 		fprintf(out, "\"floor\": ");
 		if (r->c->floor)
 			jstr(out, r->c->floor);
