@@ -9,5 +9,7 @@
 
 #include <ipcx/common.h>
 #include <ipcx/obj.h>
+#include <ipcx/event.h>
+#include <ipcx/mutex.h>
 
 #endif

@@ -5,5 +5,7 @@
 #include "cli.h"
 
 const struct cli_kind_stat *const cli_kind_stats[] = {
+	&cli_stat_event,
+	&cli_stat_mutex,
 	NULL,
 };
