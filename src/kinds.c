@@ -3,9 +3,10 @@
 #include <stddef.h>
 
 #include "internal/obj.h"
+#include "internal/semset.h"
 
 static const struct ipcx__kind *const kinds[IPCX_KIND_MAX_] = {
-	NULL,
+	[IPCX_KIND_SEMSET] = &ipcx__semset_kind,
 };
 
 static const char *const kind_names[IPCX_KIND_MAX_] = {

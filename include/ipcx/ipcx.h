@@ -9,5 +9,6 @@
 
 #include <ipcx/common.h>
 #include <ipcx/obj.h>
+#include <ipcx/sem.h>
 
 #endif
