@@ -5,5 +5,6 @@
 #include "cli.h"
 
 const struct cli_kind_stat *const cli_kind_stats[] = {
+	&cli_stat_semset,
 	NULL,
 };
