@@ -484,3 +484,32 @@ IPCX_TEST(semset, hostile_runtime_bytes)
 	ipcx_semset_close(s);
 	munmap(p, size);
 }
+
+/* The deterministic form: without aging, the -2 below would wait forever (as in the
+ * kernel); after IPCX__SEM_AGE overtakes, newcomers queue behind it and it completes. */
+IPCX_TEST(semset, aging_stops_overtaking)
+{
+	ipcx_semset *s = open_set("age", 1, 0);
+	_Atomic int *res = test_shared_alloc(4096);
+	struct child_arg a = {"age", {{0, -2, 0}}, 1, 20000 * MS, &res[0]};
+	int overtaken = 0, refused_at = -1;
+	pid_t p;
+
+	res[0] = 1000;
+	p = test_fork(child_op, &a);
+	await_waiters(s, 0, 1);
+	for (int i = 0; i < 3 * IPCX__SEM_AGE && refused_at < 0; i++) {
+		cr_assert_eq(op1(s, 0, 1, 0, 0), 0);
+		if (op1(s, 0, -1, IPCX_SEM_NOWAIT, 0) == 0)
+			overtaken++;
+		else
+			refused_at = i;
+	}
+	cr_expect_eq(overtaken, IPCX__SEM_AGE);
+	cr_expect_eq(refused_at, IPCX__SEM_AGE);
+	cr_expect_eq(op1(s, 0, 1, 0, 0), 0); /* now 2: the aged waiter takes both */
+	cr_expect_eq(test_wait(p), 0);
+	cr_expect_eq(res[0], 0);
+	cr_expect_eq(ipcx_semset_get(s, 0), 0);
+	ipcx_semset_close(s);
+}
