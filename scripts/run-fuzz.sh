@@ -17,7 +17,7 @@ for fuzzer in "$bindir"/fuzz_*; do
 	export IPCX_DIR
 	IPCX_DIR=$(mktemp -d /tmp/ipcx-fuzz.XXXXXX)
 	echo "== $name for ${seconds}s"
-	if ! "$fuzzer" -max_total_time="$seconds" -print_final_stats=1 "$work" $seeds 2>"$work.log"; then
+	if ! "$fuzzer" -max_len=16384 -max_total_time="$seconds" -print_final_stats=1 "$work" $seeds 2>"$work.log"; then
 		echo "$name: crash, see $work.log"
 		tail -30 "$work.log"
 		status=1

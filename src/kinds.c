@@ -3,10 +3,11 @@
 #include <stddef.h>
 
 #include "internal/obj.h"
-#include "internal/semset.h"
 
-static const struct ipcx__kind *const kinds[IPCX_KIND_MAX_] = {
+const struct ipcx__kind *ipcx__kinds[IPCX_KIND_MAX_] = {
+	[IPCX_KIND_EVENT] = &ipcx__event_kind,
 	[IPCX_KIND_SEMSET] = &ipcx__semset_kind,
+	[IPCX_KIND_MUTEX] = &ipcx__mutex_kind,
 };
 
 static const char *const kind_names[IPCX_KIND_MAX_] = {
@@ -17,7 +18,7 @@ static const char *const kind_names[IPCX_KIND_MAX_] = {
 
 const struct ipcx__kind *ipcx__kind_get(int kind)
 {
-	return kind > 0 && kind < IPCX_KIND_MAX_ ? kinds[kind] : NULL;
+	return kind > 0 && kind < IPCX_KIND_MAX_ ? ipcx__kinds[kind] : NULL;
 }
 
 const char *ipcx_kind_name(int kind)

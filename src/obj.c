@@ -288,7 +288,7 @@ int ipcx_unlink(const char *name)
 	/* Hold the file open so its waiters can be told after the name is gone; without write
 	 * access the name can still go (if the directory allows), only nobody is woken. */
 	fd = ipcx__shm_open(dirfd, name, true, &st);
-	if (fd == -EACCES || fd == -EBADMSG)
+	if (fd == -EACCES || fd == -EBADMSG || fd == -ELOOP) /* a link goes, not its target */
 		fd = -1;
 	else if (fd < 0) {
 		ipcx__close(dirfd);

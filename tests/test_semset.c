@@ -17,12 +17,6 @@
 
 #define MS 1000000LL
 
-/* IPCX_TEST's default timeout is overridden by .timeout in the longer tests. */
-#pragma GCC diagnostic ignored "-Woverride-init"
-#ifdef __clang__
-#pragma clang diagnostic ignored "-Winitializer-overrides"
-#endif
-
 static ipcx_semset *open_set(const char *name, uint32_t n, int v)
 {
 	ipcx_semset *s = NULL;
@@ -353,7 +347,7 @@ static int mover(void *p)
 	return 0;
 }
 
-IPCX_TEST(semset, atomic_across_processes, .timeout = 60)
+IPCX_TEST(semset, atomic_across_processes)
 {
 	ipcx_semset *s = open_set("m", 6, 2);
 	struct mover_arg a[6];
@@ -388,7 +382,7 @@ static int small_takers(void *p)
 	return 0;
 }
 
-IPCX_TEST(semset, large_decrement_not_starved, .timeout = 60)
+IPCX_TEST(semset, large_decrement_not_starved)
 {
 	ipcx_semset *s = open_set("fair", 1, 3);
 	_Atomic int *stop = test_shared_alloc(4096);

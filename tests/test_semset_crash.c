@@ -21,11 +21,6 @@
 
 #define MS 1000000LL
 
-#pragma GCC diagnostic ignored "-Woverride-init"
-#ifdef __clang__
-#pragma clang diagnostic ignored "-Winitializer-overrides"
-#endif
-
 static ipcx_semset *open_set(const char *name, uint32_t n, int v)
 {
 	ipcx_semset *s = NULL;
@@ -282,7 +277,7 @@ static int locker(void *p)
 	}
 }
 
-IPCX_TEST(semset_crash, killed_at_random_moments, .timeout = 120)
+IPCX_TEST(semset_crash, killed_at_random_moments)
 {
 	ipcx_semset *s = open_set("rnd", 7, 2);
 	pid_t p[4];

@@ -9,6 +9,8 @@
 
 #include <ipcx/common.h>
 #include <ipcx/obj.h>
+#include <ipcx/event.h>
+#include <ipcx/mutex.h>
 #include <ipcx/sem.h>
 
 #endif

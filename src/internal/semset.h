@@ -171,6 +171,4 @@ void ipcx__sem_rec_free(struct ipcx_semset *s, uint32_t i);
 /* Wakes every DONE record's waiter (after a recovery). */
 void ipcx__sem_wake_done(struct ipcx_semset *s);
 
-extern const struct ipcx__kind ipcx__semset_kind;
-
 #endif

@@ -93,6 +93,12 @@ int ipcx__proc_gone(uint64_t id);
 /* The identity of the live process pid, or 0 when there is none. */
 uint64_t ipcx__proc_id_of(pid_t pid);
 
+/*
+ * 1 if thread tid exists (in process pid when pid > 0, else in any process), else 0. A
+ * thread id may be reused once the thread is gone; callers pair it with a process identity.
+ */
+int ipcx__thread_alive(pid_t pid, pid_t tid);
+
 /* ---- shared-memory files in the namespace directory (sys/shm.c) ---- */
 
 /* The namespace directory path: $IPCX_DIR or /dev/shm/ipcx. */

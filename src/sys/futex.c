@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -94,7 +95,7 @@ int ipcx__futex_waitv(const struct ipcx__waitv *v, unsigned n, ipcx__deadline d)
 	if (errno == EAGAIN) {
 		/* One of the words differed; find it so the caller knows where to look. */
 		for (unsigned i = 0; i < n; i++)
-			if (__atomic_load_n(v[i].word, __ATOMIC_ACQUIRE) != v[i].expected)
+			if (atomic_load_explicit(v[i].word, memory_order_acquire) != v[i].expected)
 				return (int)i;
 		return 0;
 	}

@@ -127,3 +127,16 @@ uint64_t ipcx__proc_self(void)
 	atomic_store_explicit(&self_id, id, memory_order_relaxed);
 	return id;
 }
+
+int ipcx__thread_alive(pid_t pid, pid_t tid)
+{
+	char path[64];
+
+	if (tid <= 0 || pid < 0)
+		return 0;
+	if (pid > 0)
+		snprintf(path, sizeof(path), "/proc/%d/task/%d", (int)pid, (int)tid);
+	else
+		snprintf(path, sizeof(path), "/proc/%d", (int)tid);
+	return access(path, F_OK) == 0;
+}
