@@ -207,7 +207,8 @@ int ipcx_semset_set_wait(ipcx_semset *s, unsigned mode)
 {
 	if (!s || mode > IPCX_WAIT_SLEEP)
 		return -EINVAL;
-	ipcx__spin_init(&s->spin, mode);
+	__atomic_store_n(&s->spin.mode, mode, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->spin.budget_ns, IPCX__SPIN_START_NS, __ATOMIC_RELAXED);
 	return 0;
 }
 

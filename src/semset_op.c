@@ -489,6 +489,7 @@ static int wait_rec(struct ipcx_semset *s, uint32_t i, ipcx__deadline d)
 	struct ipcx__sem_body *b = s->b;
 	/* Ours until we free it: written before the lock was released. */
 	uint64_t ticket = b->rec[i].ticket;
+	struct ipcx__spin sp;
 	struct ipcx__sem_rec *r = &b->rec[i];
 
 	for (;;) {
@@ -507,7 +508,12 @@ static int wait_rec(struct ipcx_semset *s, uint32_t i, ipcx__deadline d)
 			return finish(s, i, ticket, -EBADMSG);
 		if (ipcx__obj_removed(&s->obj))
 			return finish(s, i, ticket, -EIDRM);
-		w = ipcx__wait(&s->spin, &r->state, IPCX__R_WAITING, &r->sleepers, sd);
+		/* Threads may wait on one handle at once: each waits with a copy of the
+		 * handle's spin state and hands its adapted budget back. */
+		sp.mode = __atomic_load_n(&s->spin.mode, __ATOMIC_RELAXED);
+		sp.budget_ns = __atomic_load_n(&s->spin.budget_ns, __ATOMIC_RELAXED);
+		w = ipcx__wait(&sp, &r->state, IPCX__R_WAITING, &r->sleepers, sd);
+		__atomic_store_n(&s->spin.budget_ns, sp.budget_ns, __ATOMIC_RELAXED);
 		if (w != -ETIMEDOUT ||
 		    atomic_load_explicit(&r->state, memory_order_acquire) != IPCX__R_WAITING)
 			continue;

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -506,4 +507,46 @@ IPCX_TEST(semset, aging_stops_overtaking)
 	cr_expect_eq(res[0], 0);
 	cr_expect_eq(ipcx_semset_get(s, 0), 0);
 	ipcx_semset_close(s);
+}
+
+/* One handle, several threads: a semaphore of 1 used as a lock keeps them exclusive, and
+ * waits hand off between threads of the same process. */
+struct thr_arg {
+	ipcx_semset *s;
+	_Atomic int inside;
+	_Atomic int bad;
+	long counter;
+};
+
+static void *thr_main(void *p)
+{
+	struct thr_arg *a = p;
+
+	for (int i = 0; i < 2000; i++) {
+		if (op1(a->s, 0, -1, 0, 5000 * MS) != 0) {
+			atomic_fetch_add(&a->bad, 1);
+			continue;
+		}
+		if (atomic_fetch_add(&a->inside, 1) != 0)
+			atomic_fetch_add(&a->bad, 1);
+		a->counter++;
+		atomic_fetch_sub(&a->inside, 1);
+		op1(a->s, 0, 1, 0, 0);
+	}
+	return NULL;
+}
+
+IPCX_TEST(semset, threads_share_a_handle)
+{
+	struct thr_arg a = {.s = open_set("thr", 1, 1)};
+	pthread_t t[4];
+
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, thr_main, &a), 0);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	cr_expect_eq(atomic_load(&a.bad), 0);
+	cr_expect_eq(a.counter, 8000);
+	cr_expect_eq(ipcx_semset_get(a.s, 0), 1);
+	ipcx_semset_close(a.s);
 }

@@ -55,7 +55,6 @@ static bool parse_sembuf(const char *s, struct ipcx_sembuf *ret)
 	return true;
 }
 
-static const struct cli_cmd cli_cmd_sem_;
 
 static int sem_create(const char *name, int argc, char **argv)
 {
@@ -67,18 +66,18 @@ static int sem_create(const char *name, int argc, char **argv)
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--value") == 0 && i + 1 < argc) {
 			if (!parse_int(argv[++i], 0, IPCX_SEM_VALUE_MAX, &value))
-				return cli_usage(&cli_cmd_sem_, "bad --value '%s'", argv[i]);
+				return cli_usage(&cli_cmd_sem, "bad --value '%s'", argv[i]);
 		} else if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc) {
 			if (!cli_parse_mode(argv[++i], &mode))
-				return cli_usage(&cli_cmd_sem_, "bad --mode '%s'", argv[i]);
+				return cli_usage(&cli_cmd_sem, "bad --mode '%s'", argv[i]);
 		} else if (n < 0 && parse_int(argv[i], 1, IPCX_SEM_MAX_SEMS, &n)) {
 			continue;
 		} else {
-			return cli_usage(&cli_cmd_sem_, "unexpected argument '%s'", argv[i]);
+			return cli_usage(&cli_cmd_sem, "unexpected argument '%s'", argv[i]);
 		}
 	}
 	if (n < 0)
-		return cli_usage(&cli_cmd_sem_, "create needs NSEMS (1..%d)", IPCX_SEM_MAX_SEMS);
+		return cli_usage(&cli_cmd_sem, "create needs NSEMS (1..%d)", IPCX_SEM_MAX_SEMS);
 	r = ipcx_semset_open(name, IPCX_CREATE | IPCX_EXCL, (mode_t)mode, (uint32_t)n,
 			     (int)value, &s);
 	if (r < 0)
@@ -101,17 +100,17 @@ static int sem_op(ipcx_semset *s, const char *name, int argc, char **argv)
 			timeout = cli_parse_seconds(argv[++i]);
 			if (timeout < 0) {
 				free(ops);
-				return cli_usage(&cli_cmd_sem_, "bad --timeout '%s'", argv[i]);
+				return cli_usage(&cli_cmd_sem, "bad --timeout '%s'", argv[i]);
 			}
 		} else if (!parse_sembuf(argv[i], &ops[n++])) {
 			free(ops);
-			return cli_usage(&cli_cmd_sem_, "bad operation '%s' (IDX:DELTA[:FLAGS])",
+			return cli_usage(&cli_cmd_sem, "bad operation '%s' (IDX:DELTA[:FLAGS])",
 					 argv[i]);
 		}
 	}
 	if (n == 0) {
 		free(ops);
-		return cli_usage(&cli_cmd_sem_, "op needs at least one IDX:DELTA[:FLAGS]");
+		return cli_usage(&cli_cmd_sem, "op needs at least one IDX:DELTA[:FLAGS]");
 	}
 	r = ipcx_semset_op(s, ops, n, timeout);
 	free(ops);
@@ -136,12 +135,12 @@ static int sem_values(ipcx_semset *s, const char *name, bool set, int argc, char
 
 		if (argc != n) {
 			free(v);
-			return cli_usage(&cli_cmd_sem_, "setall needs %d values, got %d", n, argc);
+			return cli_usage(&cli_cmd_sem, "setall needs %d values, got %d", n, argc);
 		}
 		for (int i = 0; i < n; i++) {
 			if (!parse_int(argv[i], INT32_MIN, INT32_MAX, &x)) {
 				free(v);
-				return cli_usage(&cli_cmd_sem_, "bad value '%s'", argv[i]);
+				return cli_usage(&cli_cmd_sem, "bad value '%s'", argv[i]);
 			}
 			v[i] = (int32_t)x;
 		}
@@ -159,7 +158,7 @@ static int run_sem(int argc, char **argv)
 	int r;
 
 	if (argc < 3)
-		return cli_usage(&cli_cmd_sem_, "missing NAME or command");
+		return cli_usage(&cli_cmd_sem, "missing NAME or command");
 	name = argv[1];
 	verb = argv[2];
 	argc -= 3;
@@ -171,16 +170,16 @@ static int run_sem(int argc, char **argv)
 	if (strcmp(verb, "op") && strcmp(verb, "getall") && strcmp(verb, "setall") &&
 	    strcmp(verb, "get") && strcmp(verb, "set") && strcmp(verb, "ncnt") &&
 	    strcmp(verb, "zcnt") && strcmp(verb, "pid"))
-		return cli_usage(&cli_cmd_sem_, "unknown command '%s'", verb);
+		return cli_usage(&cli_cmd_sem, "unknown command '%s'", verb);
 	if (strcmp(verb, "op") && strcmp(verb, "setall") && strcmp(verb, "getall")) {
 		if (argc != (strcmp(verb, "set") == 0 ? 2 : 1) ||
 		    !parse_int(argv[0], 0, UINT32_MAX, &idx))
-			return cli_usage(&cli_cmd_sem_, "%s needs IDX%s", verb,
+			return cli_usage(&cli_cmd_sem, "%s needs IDX%s", verb,
 					 strcmp(verb, "set") == 0 ? " VALUE" : "");
 		if (strcmp(verb, "set") == 0 && !parse_int(argv[1], INT32_MIN, INT32_MAX, &val))
-			return cli_usage(&cli_cmd_sem_, "bad value '%s'", argv[1]);
+			return cli_usage(&cli_cmd_sem, "bad value '%s'", argv[1]);
 	} else if (strcmp(verb, "getall") == 0 && argc) {
-		return cli_usage(&cli_cmd_sem_, "getall takes no arguments");
+		return cli_usage(&cli_cmd_sem, "getall takes no arguments");
 	}
 	r = ipcx_semset_open(name, 0, 0, 0, 0, &s);
 	if (r < 0)
@@ -207,7 +206,7 @@ static int run_sem(int argc, char **argv)
 	return r;
 }
 
-static const struct cli_cmd cli_cmd_sem_ = {
+const struct cli_cmd cli_cmd_sem = {
 	"sem", run_sem,
 	"sem NAME create NSEMS [--value V] [--mode MODE] | op IDX:DELTA[:FLAGS]... [--timeout S]"
 	" | get IDX | getall | set IDX V | setall V... | ncnt IDX | zcnt IDX | pid IDX",
@@ -223,7 +222,6 @@ static const struct cli_cmd cli_cmd_sem_ = {
 	"                    as semctl: values, waiters for an increase / for zero, last pid\n"
 	"On failure the errno name comes first on stderr (EAGAIN: ...) and the exit status is 1.",
 };
-const struct cli_cmd cli_cmd_sem = cli_cmd_sem_;
 
 /* ---- `ipcx stat` for a semaphore set: runs of equal state, so huge sets stay short ---- */
 
