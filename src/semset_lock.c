@@ -18,7 +18,7 @@
 static void replay(struct ipcx_semset *s);
 static void recover(struct ipcx_semset *s);
 
-static void lock_slow(struct ipcx_semset *s, uint64_t me)
+void ipcx__sem_lock_slow(struct ipcx_semset *s, uint64_t me)
 {
 	struct ipcx__sem_body *b = s->b;
 	const uint64_t W = IPCX__SEM_LOCK_WAITERS;
@@ -70,46 +70,10 @@ static void lock_slow(struct ipcx_semset *s, uint64_t me)
 	}
 }
 
-void ipcx__sem_lock(struct ipcx_semset *s)
+void ipcx__sem_unlock_wake(struct ipcx_semset *s)
 {
-	uint64_t me = ipcx__proc_self(), cur = 0;
-
-	/* Acquire pairs with the release exchange in unlock. */
-	if (atomic_compare_exchange_strong_explicit(&s->b->lock, &cur, me, memory_order_acquire,
-						    memory_order_relaxed))
-		return;
-	lock_slow(s, me);
-}
-
-void ipcx__sem_unlock(struct ipcx_semset *s)
-{
-	struct ipcx__sem_body *b = s->b;
-	/* Release pairs with the acquire in lock: our changes are visible to the next holder. */
-	uint64_t old = atomic_exchange_explicit(&b->lock, 0, memory_order_release);
-
-	if (old & IPCX__SEM_LOCK_WAITERS) {
-		atomic_fetch_add_explicit(&b->lock_seq, 1, memory_order_release);
-		ipcx__futex_wake(&b->lock_seq, 1);
-	}
-}
-
-void ipcx__sem_jbegin(struct ipcx_semset *s)
-{
-	atomic_store_explicit(&s->b->jn, 0, memory_order_relaxed);
-}
-
-void ipcx__sem_jadd(struct ipcx_semset *s, uint32_t kind, uint32_t idx, uint64_t val)
-{
-	struct ipcx__sem_body *b = s->b;
-	uint32_t n = atomic_load_explicit(&b->jn, memory_order_relaxed);
-
-	/* Every step is sized to fit (see JMAX); this only guards the bound. */
-	if (n >= IPCX__SEM_JMAX)
-		return;
-	b->jent[n].kind = kind;
-	b->jent[n].idx = idx;
-	b->jent[n].val = val;
-	atomic_store_explicit(&b->jn, n + 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->b->lock_seq, 1, memory_order_release);
+	ipcx__futex_wake(&s->b->lock_seq, 1);
 }
 
 void ipcx__sem_jcommit(struct ipcx_semset *s)

@@ -544,6 +544,34 @@ static int check_args(struct ipcx_semset *s, const struct ipcx_sembuf *ops, size
 	return 0;
 }
 
+/*
+ * The common case in a few instructions, lock held: one entry, no UNDO anywhere in the set,
+ * no aged waiter. Returns 0 when done, 1 when the general path must decide.
+ */
+static int op_single_fast(struct ipcx_semset *s, const struct ipcx_sembuf *op, uint64_t me)
+{
+	struct ipcx__sem_body *b = s->b;
+	_Atomic uint64_t *w = &b->sems[op->index];
+	int64_t v, nv;
+
+	if (atomic_load_explicit(&b->undo_tables, memory_order_relaxed) != 0 ||
+	    atomic_load_explicit(&b->naged, memory_order_relaxed) != 0)
+		return 1;
+	v = ipcx__sem_val(atomic_load_explicit(w, memory_order_relaxed));
+	nv = v + op->delta;
+	if (op->delta == 0 ? v != 0 : (nv < 0 || nv > IPCX_SEM_VALUE_MAX))
+		return 1;
+	/* One word: value and last pid together, so no journal is needed. */
+	atomic_store_explicit(w, ipcx__sem_word((int32_t)nv, ipcx__id_pid(me)),
+			      memory_order_relaxed);
+	if (atomic_load_explicit(&b->nwaiting, memory_order_relaxed) != 0) {
+		note_bypass(s, op, 1);
+		if (op->delta != 0)
+			ipcx__sem_update(s, &op->index, 1);
+	}
+	return 0;
+}
+
 int ipcx_semset_op(ipcx_semset *s, const struct ipcx_sembuf *ops, size_t nops,
 		   int64_t timeout_ns)
 {
@@ -565,6 +593,10 @@ int ipcx_semset_op(ipcx_semset *s, const struct ipcx_sembuf *ops, size_t nops,
 		return -EIDRM;
 
 	ipcx__sem_lock(s);
+	if (nops == 1 && !undo && op_single_fast(s, ops, me) == 0) {
+		ipcx__sem_unlock(s);
+		return 0;
+	}
 	/* Other processes' UNDO: apply the ones whose process is certainly gone. */
 	if (atomic_load_explicit(&b->undo_tables, memory_order_relaxed) >
 	    (atomic_load_explicit(&b->undo[s->obj.slot].owner, memory_order_relaxed) == me))

@@ -16,6 +16,7 @@
 #include <ipcx/sem.h>
 
 #include "obj.h"
+#include "sys.h"
 #include "wait.h"
 
 #define IPCX__SEM_MAGIC 0x3154455353435049ull /* "IPCSSET1" */
@@ -145,11 +146,51 @@ struct ipcx__sem_eval {
 };
 
 /* ---- semset_lock.c ---- */
-void ipcx__sem_lock(struct ipcx_semset *s);
-void ipcx__sem_unlock(struct ipcx_semset *s);
-/* Journal: begin, add, then commit applies it all (idempotently) and empties it. */
-void ipcx__sem_jbegin(struct ipcx_semset *s);
-void ipcx__sem_jadd(struct ipcx_semset *s, uint32_t kind, uint32_t idx, uint64_t val);
+void ipcx__sem_lock_slow(struct ipcx_semset *s, uint64_t me);
+void ipcx__sem_unlock_wake(struct ipcx_semset *s);
+
+/* Takes the set lock (recovering it from a dead holder if need be). */
+static inline void ipcx__sem_lock(struct ipcx_semset *s)
+{
+	uint64_t me = ipcx__proc_self(), cur = 0;
+
+	/* Acquire pairs with the release exchange in ipcx__sem_unlock. */
+	if (!atomic_compare_exchange_strong_explicit(&s->b->lock, &cur, me, memory_order_acquire,
+						     memory_order_relaxed))
+		ipcx__sem_lock_slow(s, me);
+}
+
+static inline void ipcx__sem_unlock(struct ipcx_semset *s)
+{
+	/* Release pairs with the acquire in lock: our changes are visible to the next holder. */
+	if (atomic_exchange_explicit(&s->b->lock, 0, memory_order_release) &
+	    IPCX__SEM_LOCK_WAITERS)
+		ipcx__sem_unlock_wake(s);
+}
+/*
+ * The journal, lock held: begin, add entries, then commit, which is the commit point and
+ * applies them all (idempotently) and empties the journal.
+ */
+static inline void ipcx__sem_jbegin(struct ipcx_semset *s)
+{
+	atomic_store_explicit(&s->b->jn, 0, memory_order_relaxed);
+}
+
+static inline void ipcx__sem_jadd(struct ipcx_semset *s, uint32_t kind, uint32_t idx,
+				  uint64_t val)
+{
+	struct ipcx__sem_body *b = s->b;
+	uint32_t n = atomic_load_explicit(&b->jn, memory_order_relaxed);
+
+	/* Every step is sized to fit (see IPCX__SEM_JMAX); this only guards the bound. */
+	if (n >= IPCX__SEM_JMAX)
+		return;
+	b->jent[n].kind = kind;
+	b->jent[n].idx = idx;
+	b->jent[n].val = val;
+	atomic_store_explicit(&b->jn, n + 1, memory_order_relaxed);
+}
+
 void ipcx__sem_jcommit(struct ipcx_semset *s);
 /*
  * Applies the UNDO tables of dead processes (thorough: reads /proc for every owner; cheap:
