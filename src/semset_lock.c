@@ -18,7 +18,7 @@
 static void replay(struct ipcx_semset *s);
 static void recover(struct ipcx_semset *s);
 
-void ipcx__sem_lock_slow(struct ipcx_semset *s, uint64_t me)
+int ipcx__sem_lock_slow(struct ipcx_semset *s, uint64_t me, ipcx__deadline d)
 {
 	struct ipcx__sem_body *b = s->b;
 	const uint64_t W = IPCX__SEM_LOCK_WAITERS;
@@ -31,7 +31,7 @@ void ipcx__sem_lock_slow(struct ipcx_semset *s, uint64_t me)
 		if (cur == 0 && atomic_compare_exchange_weak_explicit(&b->lock, &cur, me,
 								      memory_order_acquire,
 								      memory_order_relaxed))
-			return;
+			return 0;
 		ipcx__cpu_relax();
 	}
 	for (;;) {
@@ -44,7 +44,7 @@ void ipcx__sem_lock_slow(struct ipcx_semset *s, uint64_t me)
 			if (atomic_compare_exchange_strong_explicit(&b->lock, &cur, me | W,
 								    memory_order_acquire,
 								    memory_order_relaxed))
-				return;
+				return 0;
 			continue;
 		}
 		if (!(cur & W) &&
@@ -56,6 +56,8 @@ void ipcx__sem_lock_slow(struct ipcx_semset *s, uint64_t me)
 		if (ipcx__futex_wait(&b->lock_seq, seq, ipcx__deadline_in(LOCK_SLICE_NS)) !=
 		    -ETIMEDOUT)
 			continue;
+		if (ipcx__deadline_passed(d))
+			return -ETIMEDOUT;
 		/* The holder kept the lock a whole slice: it may have died holding it. A garbled
 		 * word names no live process and is taken over the same way. */
 		if (atomic_load_explicit(&b->lock, memory_order_relaxed) != cur ||
@@ -65,7 +67,7 @@ void ipcx__sem_lock_slow(struct ipcx_semset *s, uint64_t me)
 							    memory_order_acquire,
 							    memory_order_relaxed)) {
 			recover(s);
-			return;
+			return 0;
 		}
 	}
 }

@@ -15,6 +15,8 @@
 /* Sleep slices: a sleeper wakes this often to look for dead peers and lost wake-ups. */
 #define SLICE_UNDO_NS 10000000   /* while some process holds UNDO adjustments */
 #define SLICE_IDLE_NS 100000000  /* otherwise */
+/* The least time an operation waits for a busy set lock before giving up. */
+#define LOCK_MIN_NS 10000000
 
 static uint32_t find_or_add(struct ipcx_semset *s, struct ipcx__sem_eval *e, uint32_t idx)
 {
@@ -592,7 +594,13 @@ int ipcx_semset_op(ipcx_semset *s, const struct ipcx_sembuf *ops, size_t nops,
 	if (ipcx__obj_removed(&s->obj))
 		return -EIDRM;
 
-	ipcx__sem_lock(s);
+	/* A live holder keeps the lock for a few instructions, unless it is stopped: the
+	 * timeout bounds that wait too, though never below 10 ms (a try-once must not fail
+	 * merely because the lock was busy). */
+	if (ipcx__sem_lock_until(s, ipcx__deadline_in(timeout_ns < 0 ? timeout_ns
+						      : timeout_ns < LOCK_MIN_NS ? LOCK_MIN_NS
+										 : timeout_ns)) < 0)
+		return timeout_ns == 0 ? -EAGAIN : -ETIMEDOUT;
 	if (nops == 1 && !undo && op_single_fast(s, ops, me) == 0) {
 		ipcx__sem_unlock(s);
 		return 0;

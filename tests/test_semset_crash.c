@@ -311,3 +311,37 @@ IPCX_TEST(semset_crash, killed_at_random_moments)
 	cr_expect_eq(op1(s, 6, -1, 0, 0), 0);
 	ipcx_semset_close(s);
 }
+
+/* A live process that keeps the lock (stopped, or hostile) delays others only up to their
+ * timeout; once it dies, the lock is taken over. */
+static int hold_lock_alive(void *p)
+{
+	struct lock_arg *a = p;
+	ipcx_semset *s = NULL;
+
+	if (ipcx_semset_open(a->name, 0, 0, 0, 0, &s) < 0)
+		return 1;
+	ipcx__sem_lock(s);
+	atomic_store(a->flag, 1);
+	for (;;)
+		pause();
+}
+
+IPCX_TEST(semset_crash, live_lock_holder_bounded_by_timeout)
+{
+	ipcx_semset *s = open_set("ll", 1, 1);
+	_Atomic int *flag = test_shared_alloc(4096);
+	struct lock_arg a = {"ll", flag, false};
+	pid_t p = test_fork(hold_lock_alive, &a);
+	int64_t t0;
+
+	await_flag(flag, 1);
+	t0 = ipcx__now_ns();
+	cr_expect_eq(op1(s, 0, -1, 0, 30 * MS), -ETIMEDOUT);
+	cr_expect_eq(op1(s, 0, -1, 0, 0), -EAGAIN);
+	cr_expect_lt(ipcx__now_ns() - t0, 5000 * MS);
+	test_kill(p);
+	cr_expect_eq(op1(s, 0, -1, 0, 0), 0);
+	cr_expect_eq(ipcx_semset_get(s, 0), 0);
+	ipcx_semset_close(s);
+}

@@ -146,18 +146,29 @@ struct ipcx__sem_eval {
 };
 
 /* ---- semset_lock.c ---- */
-void ipcx__sem_lock_slow(struct ipcx_semset *s, uint64_t me);
+int ipcx__sem_lock_slow(struct ipcx_semset *s, uint64_t me, ipcx__deadline d);
 void ipcx__sem_unlock_wake(struct ipcx_semset *s);
 
-/* Takes the set lock (recovering it from a dead holder if need be). */
-static inline void ipcx__sem_lock(struct ipcx_semset *s)
+/*
+ * Takes the set lock, recovering it from a dead holder if need be. Returns 0, or
+ * -ETIMEDOUT when a live holder kept it past d (checked once per 1 ms slice).
+ */
+static inline int ipcx__sem_lock_until(struct ipcx_semset *s, ipcx__deadline d)
 {
 	uint64_t me = ipcx__proc_self(), cur = 0;
 
 	/* Acquire pairs with the release exchange in ipcx__sem_unlock. */
-	if (!atomic_compare_exchange_strong_explicit(&s->b->lock, &cur, me, memory_order_acquire,
-						     memory_order_relaxed))
-		ipcx__sem_lock_slow(s, me);
+	if (atomic_compare_exchange_strong_explicit(&s->b->lock, &cur, me, memory_order_acquire,
+						    memory_order_relaxed))
+		return 0;
+	return ipcx__sem_lock_slow(s, me, d);
+}
+
+static inline void ipcx__sem_lock(struct ipcx_semset *s)
+{
+	ipcx__deadline never = {INT64_MAX};
+
+	ipcx__sem_lock_until(s, never);
 }
 
 static inline void ipcx__sem_unlock(struct ipcx_semset *s)
