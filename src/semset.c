@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal/robust.h"
 #include "internal/semset.h"
 #include "internal/sys.h"
 
@@ -71,6 +72,11 @@ static int sem_init(void *body, uint64_t size, const void *arg)
 	for (uint32_t i = 0; i < a->nsems; i++)
 		atomic_store_explicit(&b->sems[i], ipcx__sem_word(a->value, 0),
 				      memory_order_relaxed);
+	for (uint32_t i = 0; i < IPCX__SEM_NREC; i++) {
+		int r = ipcx__robust_init(&b->rec[i].alive);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 
@@ -240,7 +246,7 @@ int ipcx_semset_stat(ipcx_semset *s, uint32_t first, struct ipcx_sem_info *ret, 
 		ret[j].ncnt = ret[j].zcnt = 0;
 	}
 	/* An operation counts at the entry it waits at (Linux's rule since 4.x). */
-	for (uint32_t i = 0; i < IPCX__SEM_NREC; i++) {
+	for (uint32_t i = 0, hi = ipcx__sem_rec_hi(b); i < hi; i++) {
 		const struct ipcx__sem_rec *r = &b->rec[i];
 		uint32_t k = r->bidx - first;
 

@@ -142,13 +142,14 @@ static void replay(struct ipcx_semset *s)
 static void recover(struct ipcx_semset *s)
 {
 	struct ipcx__sem_body *b = s->b;
-	uint32_t waiting = 0, tables = 0, aged = 0;
+	uint32_t waiting = 0, tables = 0, aged = 0, hi = 0;
 
 	replay(s);
 	for (uint32_t i = 0; i < IPCX__SEM_NREC; i++) {
 		uint32_t st = atomic_load_explicit(&b->rec[i].state, memory_order_relaxed);
 
 		if (st == IPCX__R_WAITING) {
+			hi = i + 1;
 			waiting++;
 			aged += b->rec[i].aged != 0;
 		} else if (st == IPCX__R_CONT) {
@@ -164,6 +165,7 @@ static void recover(struct ipcx_semset *s)
 	for (uint32_t t = 0; t < IPCX_MAX_ATTACH; t++)
 		tables += atomic_load_explicit(&b->undo[t].owner, memory_order_relaxed) != 0;
 	atomic_store_explicit(&b->nwaiting, waiting, memory_order_relaxed);
+	atomic_store_explicit(&b->rec_hi, hi, memory_order_relaxed);
 	atomic_store_explicit(&b->naged, aged, memory_order_relaxed);
 	atomic_store_explicit(&b->undo_tables, tables, memory_order_relaxed);
 	/* The dead holder may have completed waiters without waking them. */
@@ -244,7 +246,8 @@ bool ipcx__sem_reap(struct ipcx_semset *s, bool thorough)
 	uint64_t me = ipcx__proc_self();
 	bool changed = false;
 
-	if (atomic_load_explicit(&b->undo_tables, memory_order_relaxed) != 0 || thorough) {
+	/* The count is exact but for a crash inside a step, which recovery recounts. */
+	if (atomic_load_explicit(&b->undo_tables, memory_order_relaxed) != 0) {
 		for (uint32_t t = 0; t < IPCX_MAX_ATTACH; t++) {
 			uint64_t owner = atomic_load_explicit(&b->undo[t].owner,
 							      memory_order_relaxed);
@@ -262,11 +265,11 @@ bool ipcx__sem_reap(struct ipcx_semset *s, bool thorough)
 	if (!thorough || atomic_load_explicit(&b->nwaiting, memory_order_relaxed) == 0)
 		return changed;
 	/* A dead waiter leaves the queue, as the kernel drops a dead task's sem_queue. */
-	for (uint32_t i = 0; i < IPCX__SEM_NREC; i++) {
+	for (uint32_t i = 0, hi = ipcx__sem_rec_hi(b); i < hi; i++) {
 		struct ipcx__sem_rec *r = &b->rec[i];
 
 		if (atomic_load_explicit(&r->state, memory_order_acquire) != IPCX__R_WAITING ||
-		    alive_cached(&cache, r->who))
+		    ipcx__sem_rec_alive(s, i))
 			continue;
 		ipcx__sem_rec_free(s, i);
 		if (atomic_load_explicit(&b->nwaiting, memory_order_relaxed) > 0)

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "internal/robust.h"
 #include "internal/semset.h"
 #include "internal/sys.h"
 
@@ -208,6 +209,49 @@ static int rec_ops(struct ipcx_semset *s, uint32_t i, struct ipcx_sembuf *ops, s
 	return 0;
 }
 
+/*
+ * The waiting thread takes its record's robust mutex for the wait. Returns 1 when it holds
+ * it; 0 when it cannot (a garbled mutex), and completers then ask /proc instead.
+ */
+static uint32_t take_token(struct ipcx__sem_rec *r)
+{
+	int x = ipcx__robust_trylock(&r->alive);
+
+	if (x == EOWNERDEAD) /* a waiter died here before: the mutex is ours, make it usable */
+		x = pthread_mutex_consistent(&r->alive);
+	return x == 0;
+}
+
+static void drop_token(struct ipcx__sem_rec *r)
+{
+	if (r->token)
+		pthread_mutex_unlock(&r->alive);
+	r->token = 0;
+}
+
+bool ipcx__sem_rec_alive(struct ipcx_semset *s, uint32_t i)
+{
+	struct ipcx__sem_rec *r = &s->b->rec[i];
+	int x;
+
+	if (r->who == ipcx__proc_self())
+		return true; /* another thread of ours */
+	if (r->token) {
+		x = ipcx__robust_trylock(&r->alive);
+		if (x == EBUSY)
+			return true;
+		if (x == EOWNERDEAD) {
+			/* The kernel released it for the dead waiter; leave it clean. */
+			pthread_mutex_consistent(&r->alive);
+			pthread_mutex_unlock(&r->alive);
+			return false;
+		}
+		if (x == 0)
+			pthread_mutex_unlock(&r->alive); /* not held: garbled; ask /proc */
+	}
+	return ipcx__proc_alive(r->who) != 0;
+}
+
 /* Takes a run of free records for an op of nops entries; returns the head or -ENOSPC. */
 static int rec_alloc(struct ipcx_semset *s, const struct ipcx_sembuf *ops, size_t nops,
 		     const struct ipcx__sem_eval *e)
@@ -224,6 +268,12 @@ static int rec_alloc(struct ipcx_semset *s, const struct ipcx_sembuf *ops, size_
 	if (run < k)
 		return -ENOSPC;
 	i -= k;
+	/* Nothing waits: the scan bound starts over (a crash that hid a waiter from nwaiting
+	 * is mended by recovery, which recomputes both). */
+	if (atomic_load_explicit(&b->nwaiting, memory_order_relaxed) == 0)
+		atomic_store_explicit(&b->rec_hi, 0, memory_order_relaxed);
+	if (atomic_load_explicit(&b->rec_hi, memory_order_relaxed) < i + k)
+		atomic_store_explicit(&b->rec_hi, i + k, memory_order_relaxed);
 	ticket = atomic_fetch_add_explicit(&b->ticket, 1, memory_order_relaxed) + 1;
 	for (uint32_t c = 1; c < k; c++) {
 		b->rec[i + c].head = i;
@@ -245,6 +295,7 @@ static int rec_alloc(struct ipcx_semset *s, const struct ipcx_sembuf *ops, size_
 	r->bypass = 0;
 	r->aged = 0;
 	r->pid = ipcx__id_pid(r->who);
+	r->token = take_token(r);
 	atomic_store_explicit(&r->result, 0, memory_order_relaxed);
 	/* The record exists from this store on (a crash before it leaves a free record). */
 	atomic_store_explicit(&r->state, IPCX__R_WAITING, memory_order_release);
@@ -271,7 +322,7 @@ static uint32_t queue_order(struct ipcx_semset *s, uint16_t *order)
 	struct ipcx__sem_body *b = s->b;
 	uint32_t n = 0;
 
-	for (uint32_t i = 0; i < IPCX__SEM_NREC; i++) {
+	for (uint32_t i = 0, hi = ipcx__sem_rec_hi(b); i < hi; i++) {
 		uint64_t t;
 		uint32_t j;
 
@@ -357,7 +408,7 @@ static int try_rec(struct ipcx_semset *s, struct scan *sc, uint32_t i, bool cons
 		}
 	}
 	/* It completes (with res). A dead waiter is dropped instead: nobody would return. */
-	if (r->who != ipcx__proc_self() && !ipcx__proc_alive(r->who)) {
+	if (!ipcx__sem_rec_alive(s, i)) {
 		ipcx__sem_rec_free(s, i);
 	} else {
 		if (res == 0)
@@ -412,7 +463,7 @@ static void note_bypass(struct ipcx_semset *s, const struct ipcx_sembuf *ops, si
 {
 	struct ipcx__sem_body *b = s->b;
 
-	for (uint32_t i = 0; i < IPCX__SEM_NREC; i++) {
+	for (uint32_t i = 0, hi = ipcx__sem_rec_hi(b); i < hi; i++) {
 		struct ipcx__sem_rec *r = &b->rec[i];
 
 		if (atomic_load_explicit(&r->state, memory_order_relaxed) != IPCX__R_WAITING ||
@@ -437,7 +488,7 @@ static int aged_block(struct ipcx_semset *s, const struct ipcx_sembuf *ops, size
 	for (size_t k = 0; k < nops; k++) {
 		if (ops[k].delta >= 0)
 			continue;
-		for (uint32_t i = 0; i < IPCX__SEM_NREC; i++)
+		for (uint32_t i = 0, hi = ipcx__sem_rec_hi(b); i < hi; i++)
 			if (atomic_load_explicit(&b->rec[i].state, memory_order_relaxed) ==
 				    IPCX__R_WAITING &&
 			    b->rec[i].aged && !b->rec[i].bzero && b->rec[i].bidx == ops[k].index)
@@ -478,6 +529,7 @@ static int finish(struct ipcx_semset *s, uint32_t i, uint64_t ticket, int err)
 			res = atomic_load_explicit(&r->result, memory_order_relaxed);
 		else if (atomic_load_explicit(&s->b->nwaiting, memory_order_relaxed) > 0)
 			atomic_fetch_sub_explicit(&s->b->nwaiting, 1, memory_order_relaxed);
+		drop_token(r);
 		ipcx__sem_rec_free(s, i);
 	} else {
 		res = -EBADMSG;

@@ -134,9 +134,9 @@ IPCX_TEST(bench, csv_row_for_a_running_case)
 IPCX_TEST(bench, skipped_cases_keep_their_rows)
 {
 	struct tool_result r = bench_run("--csv", "--rounds", "1", "--filter", "ipcx.chan.rtt.64.*",
-					 "--filter", "ipcx.sem.op", NULL);
-	static const char *want[] = {"ipcx.sem.op", "ipcx.chan.rtt.64.spin",
-				     "ipcx.chan.rtt.64.adaptive", "ipcx.chan.rtt.64.sleep"};
+					 "--filter", "ipcx.chan.tput.64", NULL);
+	static const char *want[] = {"ipcx.chan.rtt.64.spin", "ipcx.chan.rtt.64.adaptive",
+				     "ipcx.chan.rtt.64.sleep", "ipcx.chan.tput.64"};
 	char line[512], *f[8];
 	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
 	cr_assert_eq(count_lines(r.out), 5, "%s", r.out);
@@ -218,9 +218,9 @@ IPCX_TEST(bench, usage_errors)
 IPCX_TEST(bench, ipcx_bench_runs_the_harness)
 {
 	struct tool_result r = tool_run(NULL, "bench", "--csv", "--rounds", "1", "--filter",
-					"ipcx.sem.op2", NULL);
+					"ipcx.chan.tput.1m", NULL);
 	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
-	cr_assert_str_eq(r.out, HEADER "\nipcx.sem.op2,,,,,\n");
+	cr_assert_str_eq(r.out, HEADER "\nipcx.chan.tput.1m,,,,,\n");
 	tool_result_free(&r);
 }
 

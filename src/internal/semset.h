@@ -66,6 +66,16 @@ struct ipcx__sem_rec {
 	uint32_t bypass;          /* times others took from bidx while it waited */
 	int32_t pid;
 	uint32_t aged;
+	uint32_t token;           /* 1: the waiter holds `alive` while it waits */
+	uint32_t pad0;
+	/*
+	 * Held by the waiting thread for the whole wait: a robust mutex, so the kernel marks it
+	 * owner-dead when the waiter dies. A completer asks with a trylock (no system call):
+	 * busy means alive; owner-dead means dead, even as an unreaped zombie or with its pid
+	 * reused. See docs/semset.md, "Dead waiters".
+	 */
+	pthread_mutex_t alive;
+	uint8_t pad1[128 - 72 - sizeof(pthread_mutex_t)];
 };
 
 /* A waiting operation's entry: index | flags << 24, and delta. */
@@ -91,7 +101,8 @@ struct ipcx__sem_body {
 	_Atomic uint32_t undo_tables; /* UNDO tables with an owner; a hint, recomputed */
 	_Atomic uint32_t naged;       /* aged WAITING records; a hint */
 	_Atomic uint64_t ticket;
-	uint8_t pad1[32];
+	_Atomic uint32_t rec_hi;      /* every WAITING record's index is below this */
+	uint8_t pad1[28];
 
 	_Atomic uint32_t jstate;
 	_Atomic uint32_t jn;
@@ -107,7 +118,8 @@ struct ipcx__sem_body {
 _Static_assert(offsetof(struct ipcx__sem_body, lock) == 64, "layout v1");
 _Static_assert(offsetof(struct ipcx__sem_body, jstate) == 128, "layout v1");
 _Static_assert(sizeof(struct ipcx__sem_jent) == 16, "layout v1");
-_Static_assert(sizeof(struct ipcx__sem_rec) == 64, "layout v1");
+_Static_assert(sizeof(struct ipcx__sem_rec) == 128, "layout v1");
+_Static_assert(offsetof(struct ipcx__sem_rec, alive) == 72, "layout v1");
 _Static_assert(sizeof(struct ipcx__sem_recop) == 8, "layout v1");
 _Static_assert(sizeof(struct ipcx__sem_body) % 8 == 0, "sems aligned");
 
@@ -218,6 +230,16 @@ void ipcx__sem_undo_apply(struct ipcx_semset *s, uint32_t t, int32_t pid);
  * semaphores idx[0..n-1] (idx NULL: any of them). Lock held.
  */
 void ipcx__sem_update(struct ipcx_semset *s, const uint32_t *idx, uint32_t n);
+/* The bound for scans of WAITING records (a hint, bounded here). */
+static inline uint32_t ipcx__sem_rec_hi(const struct ipcx__sem_body *b)
+{
+	uint32_t hi = atomic_load_explicit(&b->rec_hi, memory_order_relaxed);
+
+	return hi < IPCX__SEM_NREC ? hi : IPCX__SEM_NREC;
+}
+
+/* Whether the process waiting in record i is alive (cheap and exact when it can). */
+bool ipcx__sem_rec_alive(struct ipcx_semset *s, uint32_t i);
 /* Frees a record and its continuation chunks. Lock held. */
 void ipcx__sem_rec_free(struct ipcx_semset *s, uint32_t i);
 /* Wakes every DONE record's waiter (after a recovery). */
