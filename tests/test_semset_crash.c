@@ -345,3 +345,43 @@ IPCX_TEST(semset_crash, live_lock_holder_bounded_by_timeout)
 	cr_expect_eq(ipcx_semset_get(s, 0), 0);
 	ipcx_semset_close(s);
 }
+
+/* A killed waiter that its parent has not reaped yet (a zombie, whose pid is still taken)
+ * gets nothing: the unit goes to the live waiter behind it. */
+static bool is_zombie(pid_t p)
+{
+	char path[64], buf[512], *q;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)p);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	q = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+	fclose(f);
+	return q && q[1] == ' ' && q[2] == 'Z';
+}
+
+IPCX_TEST(semset_crash, zombie_waiter_gets_nothing)
+{
+	ipcx_semset *s = open_set("zw", 1, 0);
+	struct holder_arg a = {"zw", NULL};
+	pid_t first, second;
+	int t;
+
+	first = test_fork(waiter, &a);
+	await_waiters(s, 0, 1);
+	second = test_fork(waiter, &a);
+	await_waiters(s, 0, 2);
+	kill(first, SIGKILL);
+	for (t = 0; t < 5000 && !is_zombie(first); t++)
+		usleep(1000);
+	cr_assert(is_zombie(first));
+	/* -2 each: two units complete exactly one waiter, which must be the live one. */
+	cr_expect_eq(op1(s, 0, 2, 0, 0), 0);
+	cr_expect_eq(test_wait(second), 0);
+	cr_expect_eq(test_wait(first), 128 + SIGKILL);
+	cr_expect_eq(ipcx_semset_get(s, 0), 0);
+	cr_expect_eq(ipcx_semset_ncnt(s, 0), 0);
+	ipcx_semset_close(s);
+}
