@@ -550,3 +550,58 @@ IPCX_TEST(semset, threads_share_a_handle)
 	cr_expect_eq(ipcx_semset_get(a.s, 0), 1);
 	ipcx_semset_close(a.s);
 }
+
+/* A forked child may use its parent's handle, but not for UNDO (the adjustments would be
+ * the parent's). */
+static int child_uses_parent_handle(void *p)
+{
+	ipcx_semset *s = p;
+
+	if (op1(s, 0, -1, IPCX_SEM_UNDO, 0) != -ECHILD)
+		return 1;
+	if (op1(s, 0, -1, 0, 0) != 0)
+		return 2;
+	return 0;
+}
+
+IPCX_TEST(semset, forked_child_and_undo)
+{
+	ipcx_semset *s = open_set("fk", 1, 2);
+
+	cr_expect_eq(test_wait(test_fork(child_uses_parent_handle, s)), 0);
+	cr_expect_eq(ipcx_semset_get(s, 0), 1);
+	ipcx_semset_close(s);
+}
+
+/* The wait slots are finite: 32 waiting operations of 500 entries fill them. */
+static void *big_waiter(void *p)
+{
+	struct ipcx_sembuf ops[IPCX_SEM_OPS_MAX];
+	ipcx_semset *s = p;
+
+	for (int i = 0; i < IPCX_SEM_OPS_MAX; i++)
+		ops[i] = (struct ipcx_sembuf){(uint32_t)i % 2, -1, 0};
+	return (void *)(intptr_t)ipcx_semset_op(s, ops, IPCX_SEM_OPS_MAX, IPCX_FOREVER);
+}
+
+IPCX_TEST(semset, wait_slots_run_out)
+{
+	ipcx_semset *s = open_set("slots", 2, 0);
+	enum { N = IPCX_SEM_WAIT_SLOTS / 8 };
+	pthread_t t[N];
+	void *ret;
+
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, big_waiter, s), 0);
+	for (int i = 0; i < 10000 && ipcx_semset_ncnt(s, 0) != N; i++)
+		usleep(1000);
+	cr_assert_eq(ipcx_semset_ncnt(s, 0), N);
+	cr_expect_eq(op1(s, 1, -1, 0, IPCX_FOREVER), -ENOSPC);
+	cr_expect_eq(op1(s, 1, -1, 0, 0), -EAGAIN); /* not waiting: no slot needed */
+	cr_assert_eq(ipcx_unlink("slots"), 0);
+	for (int i = 0; i < N; i++) {
+		pthread_join(t[i], &ret);
+		cr_expect_eq((int)(intptr_t)ret, -EIDRM);
+	}
+	ipcx_semset_close(s);
+}
