@@ -47,7 +47,12 @@ asan: deps-test
 tsan: deps-test
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DIPCX_SANITIZE=tsan -DIPCX_BENCH=OFF >/dev/null
 	cmake --build build-tsan -j $(JOBS)
-	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 $(CTEST)
+	# report_mutex_bugs=0: TSan models a mutex by its address in one process, but ipcx's
+	# robust mutexes live in shared memory, mapped at several addresses and locked and
+	# unlocked by several processes (a child unlocking its parent's lock gets EPERM on
+	# purpose), which TSan reports as unlocks of unlocked mutexes. Data races are still
+	# reported.
+	cd build-tsan && TSAN_OPTIONS=halt_on_error=1:report_mutex_bugs=0 $(CTEST)
 
 fuzz: deps-fuzz
 	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DIPCX_FUZZ=ON -DIPCX_TESTS=OFF \

@@ -44,6 +44,7 @@ static void usage(FILE *f)
 		"  --quick          3 rounds, short runs: the whole run takes well under 90 s\n"
 		"  --rounds N       number of rounds (default 5; --quick: 3)\n"
 		"  --filter GLOB    only cases whose name matches (fnmatch); may be repeated\n"
+		"  --skip GLOB      keep these cases' rows but do not run them; may be repeated\n"
 		"  --csv            CSV: case,p50_ns,p99_ns,mean_ns,msgs_per_s,gb_per_s\n"
 		"  --json           JSON with per-round figures, ratios and reasons\n"
 		"  --sweep          round-trip latency against message size (64 B to 4 MiB)\n"
@@ -122,12 +123,17 @@ static void aggregate(struct bench_row *row)
 	}
 }
 
+static char **skip_globs; /* --skip */
+static int nskip_globs;
+
 /* Skips are decided before the first round; a peer may also be unavailable at run time. */
 static void decide_skip(struct bench_row *row)
 {
 	const struct bench_case *c = row->c;
 	const char *why = NULL;
-	if (!c->ops)
+	if (nskip_globs && matches(c->name, skip_globs, nskip_globs))
+		why = "skipped by --skip";
+	else if (!c->ops)
 		why = c->skip ? c->skip : "not available";
 	else if (c->ops->available)
 		why = c->ops->available();
@@ -222,6 +228,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"quick", no_argument, NULL, 'q'},	 {"rounds", required_argument, NULL, 'r'},
 		{"filter", required_argument, NULL, 'f'}, {"csv", no_argument, NULL, 'c'},
+		{"skip", required_argument, NULL, 'k'},
 		{"json", no_argument, NULL, 'j'},	 {"sweep", no_argument, NULL, 's'},
 		{"budget-ms", required_argument, NULL, 'b'}, {"list", no_argument, NULL, 'l'},
 		{"size", required_argument, NULL, 'z'},	 {"csv-out", required_argument, NULL, 'o'},	 {"help", no_argument, NULL, 'h'},
@@ -235,7 +242,8 @@ int main(int argc, char **argv)
 	char **globs = calloc((size_t)argc, sizeof(char *));
 	char *end;
 
-	if (!globs)
+	skip_globs = calloc((size_t)argc, sizeof(char *));
+	if (!globs || !skip_globs)
 		return 1;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
@@ -251,6 +259,9 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			globs[nglobs++] = optarg;
+			break;
+		case 'k':
+			skip_globs[nskip_globs++] = optarg;
 			break;
 		case 'c':
 			fmt = BENCH_CSV;

@@ -2,17 +2,18 @@
 /*
  * event: a named wait queue. The protocol (docs/event-mutex.md has the long version):
  *
- * seq is the futex word everybody sleeps on: bit 0 says set, the rest counts changes. set
- * and pulse add one to bcast, a 64-bit broadcast generation, then change seq and wake its
- * sleepers. A waiter that finds the event unset takes an entry of the waiter table: it locks
- * the entry's robust mutex (so the kernel releases it if the waiter dies), records its
- * thread id and the bcast it saw, and marks the entry WAITING. It then waits until seq has
- * the set bit, bcast moved on, its entry left WAITING (a notify chose it), or the event was
+ * seq is the futex word everybody sleeps on: bit 0 says set, the other 31 bits are the
+ * broadcast generation. set and pulse move both in one compare-and-swap (a new generation,
+ * with or without the set bit) and wake seq's sleepers; reset clears the bit alone. A waiter
+ * that finds the event unset takes an entry of the waiter table: it locks the entry's robust
+ * mutex (so the kernel releases it if the waiter dies), records its thread id and the
+ * generation it saw, and marks the entry WAITING. It then waits until seq has the set bit
+ * or a new generation, its entry left WAITING (a notify chose it), or the event was
  * removed, sleeping on seq and on its entry's state word at once (futex_waitv). Every waker
  * changes a word the waiter sleeps on before waking it, so no wake-up falls between the
  * waiter's check and its sleep.
  *
- * notify(n) walks the table and moves up to n WAITING entries of the current bcast to
+ * notify(n) walks the table and moves up to n WAITING entries of the current generation to
  * WOKEN with a compare-and-swap, waking each one's sleeper; the CAS is what makes the count
  * exact, since the waiter leaves only by moving its entry from WAITING to FREE itself. An
  * entry is chosen only while its mutex is held by the thread recorded in it (its lock word
@@ -44,7 +45,7 @@ struct entry {
 	_Atomic uint32_t sleeping; /* the waiter may be asleep on state */
 	_Atomic uint32_t tid;      /* the waiter's thread id, from the lock word */
 	uint32_t pad;
-	_Atomic uint64_t gen;      /* the bcast the waiter registered under */
+	_Atomic uint64_t gen;      /* the generation (seq >> 1) the waiter registered under */
 } __attribute__((aligned(64)));
 
 struct body {
@@ -53,9 +54,12 @@ struct body {
 	int32_t mutex_kind;        /* glibc's kind word of every entry's mutex */
 	uint32_t entry_size;
 	uint8_t pad0[48];
-	_Atomic uint32_t seq;      /* futex word: bit 0 = set, the rest counts changes */
+	/* The futex word: bit 0 = set, bits 1-31 = generation, bumped by set and pulse (and by
+	 * removal). Both change in one atomic step, so a waiter that sees a new generation and
+	 * then resets the event cannot be overtaken by the set bit of the broadcast it saw. */
+	_Atomic uint32_t seq;
 	_Atomic uint32_t sleepers; /* waiters asleep on seq */
-	_Atomic uint64_t bcast;    /* broadcast generation: bumped by set and pulse */
+	uint64_t reserved;
 	_Atomic uint32_t claimed;  /* hint: entries in use; 0 lets notify return at once */
 	_Atomic uint32_t hiwater;  /* hint: entries ever used; bounds every scan */
 	_Atomic uint32_t cursor;   /* where the next notify starts its scan */
@@ -227,10 +231,10 @@ static struct entry *claim(ipcx_event *ev, uint64_t *ret_gen)
 	/* seq_cst increment before the entry is published: a notify that finds claimed == 0
 	 * cannot have missed a waiter that was WAITING before it started. */
 	atomic_fetch_add_explicit(&b->claimed, 1, memory_order_seq_cst);
-	*ret_gen = atomic_load_explicit(&b->bcast, memory_order_seq_cst);
+	*ret_gen = atomic_load_explicit(&b->seq, memory_order_seq_cst) >> 1;
 	atomic_store_explicit(&e->gen, *ret_gen, memory_order_relaxed);
 	/* Release pairs with notify's acquire load of state: it sees tid and gen. seq_cst, so
-	 * that either a set/pulse's bcast bump is seen by our loop or it comes after us. */
+	 * that a notify either sees WAITING or started before we did. */
 	atomic_store_explicit(&e->state, ENTRY_WAITING, memory_order_seq_cst);
 	return e;
 }
@@ -273,7 +277,7 @@ static int wait_registered(ipcx_event *ev, struct entry *e, uint64_t gen, ipcx__
 			r = -EIDRM;
 			break;
 		}
-		if ((s & 1) || atomic_load_explicit(&b->bcast, memory_order_relaxed) != gen)
+		if ((s & 1) || (s >> 1) != gen)
 			break; /* set or pulsed since we registered */
 		r = ipcx__wait_any(&sp, v, 2, sleepers, d);
 		if (r < 0)
@@ -306,39 +310,37 @@ int ipcx_event_wait(ipcx_event *ev, int64_t timeout_ns)
 	return release(ev->b, e, r);
 }
 
-/* Moves seq to a new value with the set bit as asked, counting a change. */
-static void bump_seq(struct body *b, bool set)
+/*
+ * Starts a new generation, with the set bit or without, in one step. Release pairs with the
+ * waiter's acquire load of seq. Bounded: each failure means another process changed seq.
+ * After too many failures (a peer flipping seq on purpose) the two changes are made one
+ * after the other, in the order that still wakes every waiter.
+ */
+static void new_generation(struct body *b, bool set)
 {
 	uint32_t s = atomic_load_explicit(&b->seq, memory_order_relaxed);
 
-	/* Release pairs with the waiter's acquire load of seq: it sees bcast moved on.
-	 * Bounded: each failure means another process changed seq, itself a wake-up. */
-	for (int i = 0; i < 64; i++) {
+	for (int i = 0; i < 1000; i++) {
 		uint32_t n = ((s + 2) & ~1u) | (set ? 1u : 0u);
-		if (atomic_compare_exchange_weak_explicit(&b->seq, &s, n, memory_order_release,
+		if (atomic_compare_exchange_weak_explicit(&b->seq, &s, n, memory_order_seq_cst,
 							  memory_order_relaxed))
 			return;
 	}
-	atomic_fetch_add_explicit(&b->seq, 2, memory_order_release);
-	if (set)
-		atomic_fetch_or_explicit(&b->seq, 1, memory_order_release);
-	else
-		atomic_fetch_and_explicit(&b->seq, ~1u, memory_order_release);
+	if (set) {
+		atomic_fetch_or_explicit(&b->seq, 1, memory_order_seq_cst);
+		atomic_fetch_add_explicit(&b->seq, 2, memory_order_seq_cst);
+	} else {
+		atomic_fetch_add_explicit(&b->seq, 2, memory_order_seq_cst);
+		atomic_fetch_and_explicit(&b->seq, ~1u, memory_order_seq_cst);
+	}
 }
 
 static int broadcast(ipcx_event *ev, bool set)
 {
-	struct body *b;
-
 	if (!ev)
 		return -EINVAL;
-	b = ev->b;
-	/* seq_cst on bcast: a waiter that published WAITING after this either reads the new
-	 * bcast as its generation or is seen WAITING by no one, which is fine: it started
-	 * after the broadcast. */
-	atomic_fetch_add_explicit(&b->bcast, 1, memory_order_seq_cst);
-	bump_seq(b, set);
-	ipcx__wake(&b->seq, &b->sleepers, INT32_MAX);
+	new_generation(ev->b, set);
+	ipcx__wake(&ev->b->seq, &ev->b->sleepers, INT32_MAX);
 	return 0;
 }
 
@@ -431,7 +433,7 @@ int ipcx_event_notify(ipcx_event *ev, unsigned n)
 	if (lim == 0)
 		return 0;
 	start = atomic_fetch_add_explicit(&b->cursor, 1, memory_order_relaxed) % lim;
-	gen = atomic_load_explicit(&b->bcast, memory_order_seq_cst);
+	gen = atomic_load_explicit(&b->seq, memory_order_seq_cst) >> 1;
 	for (uint32_t k = 0; k < lim && woken < n; k++)
 		woken += (unsigned)notify_one(b, &b->e[(start + k) % lim], gen);
 	return (int)woken;
@@ -447,9 +449,10 @@ int ipcx_event_get_state(ipcx_event *ev, struct ipcx_event_state *ret_state)
 	if (!ev || !ret_state)
 		return -EINVAL;
 	b = ev->b;
-	st.set = atomic_load_explicit(&b->seq, memory_order_acquire) & 1;
+	gen = atomic_load_explicit(&b->seq, memory_order_acquire);
+	st.set = gen & 1;
+	gen >>= 1;
 	st.removed = ipcx__obj_removed(&ev->obj);
-	gen = atomic_load_explicit(&b->bcast, memory_order_acquire);
 	lim = atomic_load_explicit(&b->hiwater, memory_order_relaxed);
 	if (lim > NENTRIES)
 		lim = NENTRIES;

@@ -6,11 +6,19 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <ipcx/ipcx.h>
 
 #include "helpers.h"
+
+/* A child dies with the test that forked it, so a failed test leaves no process waiting
+ * forever (which would also hold Criterion's output pipe open). */
+static void die_with_parent(void)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
 
 static void pause_ms(int ms)
 {
@@ -88,7 +96,10 @@ IPCX_TEST(cli, event_commands)
 /* `ipcx event NAME wait` blocks until another process sets; `notify` counts the waiter. */
 static int wait_via_tool(void *p)
 {
-	struct tool_result r = RUN("event", "w", "wait", "--timeout", "20");
+	struct tool_result r;
+
+	die_with_parent();
+	r = RUN("event", "w", "wait", "--timeout", "20");
 	return r.status;
 }
 
@@ -133,6 +144,7 @@ static int wait_forever(void *p)
 {
 	ipcx_event *ev;
 
+	die_with_parent();
 	if (ipcx_event_open("k", 0, 0, &ev) != 0)
 		return 30;
 	return ipcx_event_wait(ev, IPCX_FOREVER) == 0 ? 0 : 31;
@@ -179,6 +191,7 @@ IPCX_TEST(cli, mutex_commands_and_stat_after_kill)
 	p = fork();
 	cr_assert(p >= 0);
 	if (p == 0) {
+		die_with_parent();
 		ipcx_mutex_lock(mx, IPCX_FOREVER);
 		for (;;)
 			pause();

@@ -12,12 +12,20 @@
 #include <sys/wait.h>
 #include <sched.h>
 #include <time.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <ipcx/ipcx.h>
 
 #include "helpers.h"
 #include "internal/sys.h"
+
+/* A child dies with the test that forked it, so a failed test leaves no process waiting
+ * forever (which would also hold Criterion's output pipe open). */
+static void die_with_parent(void)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
 
 static ipcx_event *open_ev(const char *name)
 {
@@ -72,6 +80,7 @@ static int waiter(void *p)
 	ipcx_event *ev;
 	int r;
 
+	die_with_parent();
 	if (ipcx_event_open(a->name, 0, 0, &ev) != 0)
 		return 30;
 	ipcx_event_set_wait(ev, a->mode);
@@ -224,6 +233,7 @@ static int ponger(void *p)
 	struct pp_arg *a = p;
 	ipcx_event *ping, *pong;
 
+	die_with_parent();
 	if (ipcx_event_open("ping", 0, 0, &ping) != 0 || ipcx_event_open("pong", 0, 0, &pong) != 0)
 		return 30;
 	ipcx_event_set_wait(ping, a->mode);
@@ -281,6 +291,7 @@ static int racer(void *p)
 	struct race_arg *a = p;
 	ipcx_event *go, *done;
 
+	die_with_parent();
 	if (ipcx_event_open("go", 0, 0, &go) != 0 || ipcx_event_open("done", 0, 0, &done) != 0)
 		return 30;
 	ipcx_event_set_wait(go, (unsigned)(getpid() % 3));
@@ -344,6 +355,7 @@ static int sig_waiter(void *p)
 	int64_t t0;
 	int r;
 
+	die_with_parent();
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR1, &sa, NULL);
 	if (ipcx_event_open("s", 0, 0, &ev) != 0)
@@ -451,6 +463,7 @@ static int short_waiter(void *p)
 	_Atomic int *woken = p;
 	ipcx_event *ev;
 
+	die_with_parent();
 	if (ipcx_event_open("t", 0, 0, &ev) != 0)
 		return 30;
 	for (int i = 0; i < 400; i++) {

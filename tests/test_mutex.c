@@ -11,12 +11,20 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <ipcx/ipcx.h>
 
 #include "helpers.h"
 #include "internal/sys.h"
+
+/* A child dies with the test that forked it, so a failed test leaves no process waiting
+ * forever (which would also hold Criterion's output pipe open). */
+static void die_with_parent(void)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
 
 static ipcx_mutex *open_mx(const char *name)
 {
@@ -85,6 +93,7 @@ static int try_from_child(void *p)
 	int64_t t0;
 	int r;
 
+	die_with_parent();
 	if (ipcx_mutex_open("m", 0, 0, &mx) != 0)
 		return 30;
 	if (ipcx_mutex_trylock(mx) != -EAGAIN)
@@ -126,6 +135,7 @@ static int incrementer(void *p)
 	struct count_arg *a = p;
 	ipcx_mutex *mx;
 
+	die_with_parent();
 	if (ipcx_mutex_open("c", 0, 0, &mx) != 0)
 		return 30;
 	ipcx_mutex_set_wait(mx, a->mode);
@@ -174,6 +184,7 @@ static int hold_forever(void *p)
 	_Atomic int *locked = p;
 	ipcx_mutex *mx;
 
+	die_with_parent();
 	if (ipcx_mutex_open("d", 0, 0, &mx) != 0)
 		return 30;
 	if (ipcx_mutex_lock(mx, IPCX_FOREVER) != 0)
@@ -223,6 +234,7 @@ static int lock_once(void *p)
 	ipcx_mutex *mx;
 	int r;
 
+	die_with_parent();
 	if (ipcx_mutex_open((const char *)p, 0, 0, &mx) != 0)
 		return 30;
 	r = ipcx_mutex_lock(mx, IPCX_FOREVER);
@@ -235,6 +247,7 @@ static int trylock_once(void *p)
 {
 	ipcx_mutex *mx;
 
+	die_with_parent();
 	if (ipcx_mutex_open((const char *)p, 0, 0, &mx) != 0)
 		return 30;
 	return code_of(ipcx_mutex_trylock(mx));
@@ -291,6 +304,7 @@ static int thread_exits_holding(void *p)
 	pthread_t t;
 	void *res;
 
+	die_with_parent();
 	if (ipcx_mutex_open("t", 0, 0, &mx) != 0)
 		return 30;
 	if (pthread_create(&t, NULL, lock_and_exit, mx) != 0 || pthread_join(t, &res) != 0 ||
