@@ -312,37 +312,27 @@ int ipcx_semset_getall(ipcx_semset *s, int32_t *ret, size_t n)
 	return (int)s->nsems;
 }
 
-/* Zeroes every handle's adjustment for semaphore idx (all when idx < 0), as SETVAL. */
+/*
+ * Zeroes every handle's adjustment for semaphore idx (all when idx < 0), as SETVAL and
+ * SETALL do. The tables keep their owners, as the kernel keeps the undo structures.
+ */
 static void clear_undo(struct ipcx_semset *s, int64_t idx, bool journal)
 {
 	struct ipcx__sem_body *b = s->b;
 
 	for (uint32_t t = 0; t < IPCX_MAX_ATTACH; t++) {
-		bool left = false, cleared = false;
-
 		if (!atomic_load_explicit(&b->undo[t].owner, memory_order_relaxed))
 			continue;
 		for (uint32_t c = 0; c < IPCX__SEM_UNDO_CAP; c++) {
 			uint64_t w = atomic_load_explicit(&b->undo[t].ent[c], memory_order_relaxed);
 
-			if (w == 0)
+			if (w == 0 || (idx >= 0 && (uint32_t)w != (uint64_t)idx + 1))
 				continue;
-			if (idx >= 0 && (uint32_t)w != (uint64_t)idx + 1) {
-				left = true;
-				continue;
-			}
-			cleared = true;
 			if (journal)
 				ipcx__sem_jadd(s, IPCX__J_UNDO_ENT, t * IPCX__SEM_UNDO_CAP + c, 0);
 			else
 				atomic_store_explicit(&b->undo[t].ent[c], 0, memory_order_relaxed);
 		}
-		if (!cleared || left)
-			continue;
-		if (journal)
-			ipcx__sem_jadd(s, IPCX__J_UNDO_OWNER, t, 0);
-		else
-			atomic_store_explicit(&b->undo[t].owner, 0, memory_order_relaxed);
 	}
 }
 

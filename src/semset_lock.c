@@ -239,6 +239,14 @@ static bool alive_cached(struct alive_cache *c, uint64_t who)
 	return a;
 }
 
+static bool table_empty(const struct ipcx__sem_undo *u)
+{
+	for (uint32_t c = 0; c < IPCX__SEM_UNDO_CAP; c++)
+		if (atomic_load_explicit(&u->ent[c], memory_order_relaxed) != 0)
+			return false;
+	return true;
+}
+
 bool ipcx__sem_reap(struct ipcx_semset *s, bool thorough)
 {
 	struct ipcx__sem_body *b = s->b;
@@ -254,6 +262,10 @@ bool ipcx__sem_reap(struct ipcx_semset *s, bool thorough)
 			bool dead;
 
 			if (owner == 0 || owner == me)
+				continue;
+			/* The cheap check is for adjustments only: an empty table of a dead
+			 * process waits for a thorough one. */
+			if (!thorough && table_empty(&b->undo[t]))
 				continue;
 			dead = thorough ? !alive_cached(&cache, owner) : ipcx__proc_gone(owner);
 			if (dead) {

@@ -116,7 +116,6 @@ static void commit(struct ipcx_semset *s, const struct ipcx__sem_eval *e, int32_
 {
 	struct ipcx__sem_body *b = s->b;
 	uint64_t owner_before = 0;
-	bool has = false;
 
 	if (e->n == 1 && !e->undo && rec < 0) {
 		atomic_store_explicit(&b->sems[e->idx[0]], ipcx__sem_word(e->val[0], pid),
@@ -128,23 +127,37 @@ static void commit(struct ipcx_semset *s, const struct ipcx__sem_eval *e, int32_
 		ipcx__sem_jadd(s, IPCX__J_SEM, e->idx[j], ipcx__sem_word(e->val[j], pid));
 	if (e->undo) {
 		owner_before = atomic_load_explicit(&b->undo[t].owner, memory_order_relaxed);
-		for (uint32_t c = 0; c < IPCX__SEM_UNDO_CAP; c++) {
-			has |= e->unew[c] != 0;
+		for (uint32_t c = 0; c < IPCX__SEM_UNDO_CAP; c++)
 			if (e->unew[c] != e->uorig[c])
 				ipcx__sem_jadd(s, IPCX__J_UNDO_ENT, t * IPCX__SEM_UNDO_CAP + c,
 					       e->unew[c]);
-		}
-		if ((has ? who : 0) != owner_before)
-			ipcx__sem_jadd(s, IPCX__J_UNDO_OWNER, t, has ? who : 0);
+		/* The table stays its owner's, empty or not, until the handle ends (see
+		 * own_table). */
+		if (owner_before != who)
+			ipcx__sem_jadd(s, IPCX__J_UNDO_OWNER, t, who);
 	}
 	if (rec >= 0)
 		ipcx__sem_jadd(s, IPCX__J_REC_DONE, (uint32_t)rec, (uint64_t)(uint32_t)result);
 	ipcx__sem_jcommit(s);
-	if (e->undo && !owner_before && has)
+	if (e->undo && !owner_before)
 		atomic_fetch_add_explicit(&b->undo_tables, 1, memory_order_relaxed);
-	else if (e->undo && owner_before && !has &&
-		 atomic_load_explicit(&b->undo_tables, memory_order_relaxed) > 0)
-		atomic_fetch_sub_explicit(&b->undo_tables, 1, memory_order_relaxed);
+}
+
+/*
+ * A handle that issues an UNDO operation owns its table from then on, whatever the
+ * operation's result, as the kernel allocates a process's undo structure for the set on its
+ * first SEM_UNDO semop. When the owner ends, its (possibly empty) adjustments are applied and
+ * every waiting operation is looked at again, as exit_sem does; that can change where a
+ * waiter is counted, or complete it with -EAGAIN. Lock held.
+ */
+static void own_table(struct ipcx_semset *s, uint32_t t, uint64_t who)
+{
+	struct ipcx__sem_body *b = s->b;
+
+	if (atomic_load_explicit(&b->undo[t].owner, memory_order_relaxed) != 0)
+		return;
+	atomic_store_explicit(&b->undo[t].owner, who, memory_order_relaxed);
+	atomic_fetch_add_explicit(&b->undo_tables, 1, memory_order_relaxed);
 }
 
 /* The table t must belong to who (or nobody); a dead previous owner's is applied first. */
@@ -662,8 +675,10 @@ int ipcx_semset_op(ipcx_semset *s, const struct ipcx_sembuf *ops, size_t nops,
 	    (atomic_load_explicit(&b->undo[s->obj.slot].owner, memory_order_relaxed) == me))
 		if (ipcx__sem_reap(s, false))
 			ipcx__sem_update(s, NULL, 0);
-	if (undo)
+	if (undo) {
 		claim_table(s, s->obj.slot, me);
+		own_table(s, s->obj.slot, me);
+	}
 	r = decide(s, ops, nops, &e);
 	if (r == 1 || r == -EAGAIN) {
 		/* Before anyone fails or sleeps on it, the set must hold no dead process's

@@ -520,6 +520,8 @@ Test(sem_conformance, random_sequences_match_kernel, .init = test_setup, .fini =
 		    seqs, (unsigned long long)first, stats.ops, stats.waited, stats.woken,
 		    stats.eagain, stats.erange, stats.driver_ops, stats.kills, stats.exits,
 		    stats.setvals);
-	/* Guards the generator: a run that never waits or wakes would prove little. */
-	cr_expect(stats.waited > 0 && stats.woken > 0 && stats.eagain > 0);
+	/* Guards the generator: a run that never waits or wakes would prove little (a single
+	 * sequence, as when one seed is replayed, may well do neither). */
+	if (seqs >= 20)
+		cr_expect(stats.waited > 0 && stats.woken > 0 && stats.eagain > 0);
 }
