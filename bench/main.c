@@ -44,6 +44,7 @@ static void usage(FILE *f)
 		"  --quick          3 rounds, short runs: the whole run takes well under 90 s\n"
 		"  --rounds N       number of rounds (default 5; --quick: 3)\n"
 		"  --filter GLOB    only cases whose name matches (fnmatch); may be repeated\n"
+		"  --skip GLOB      keep these cases' rows but do not run them; may be repeated\n"
 		"  --csv            CSV: case,p50_ns,p99_ns,mean_ns,msgs_per_s,gb_per_s\n"
 		"  --json           JSON with per-round figures, ratios and reasons\n"
 		"  --sweep          round-trip latency against message size (64 B to 4 MiB)\n"
@@ -122,12 +123,17 @@ static void aggregate(struct bench_row *row)
 	}
 }
 
+static char **skip_globs; /* --skip */
+static int nskip_globs;
+
 /* Skips are decided before the first round; a peer may also be unavailable at run time. */
 static void decide_skip(struct bench_row *row)
 {
 	const struct bench_case *c = row->c;
 	const char *why = NULL;
-	if (!c->ops)
+	if (nskip_globs && matches(c->name, skip_globs, nskip_globs))
+		why = "skipped by --skip";
+	else if (!c->ops)
 		why = c->skip ? c->skip : "not available";
 	else if (c->ops->available)
 		why = c->ops->available();
@@ -192,6 +198,7 @@ static void start_roudi_if_needed(struct bench_row *rows, int n)
 		}
 }
 
+/* A round that fails is reported and left out; a case that fails twice is given up. */
 static void run_rounds(struct bench_row *rows, int n, int nrounds, double budget_ns)
 {
 	unsigned seq = 0;
@@ -204,15 +211,25 @@ static void run_rounds(struct bench_row *rows, int n, int nrounds, double budget
 			char why[BENCH_WHY];
 			struct bench_fig fig;
 			int e = bench_run_case(row->c, row->size, budget_ns, seq++, &fig, why);
-			if (e < 0 && !interrupted) {
-				/* A case that fails once is not retried: its row stays, empty. */
-				row->status = BENCH_FAILED;
-				snprintf(row->why, sizeof(row->why), "%s", why[0] ? why : strerror(-e));
-				row->nrounds = 0;
+			if (e == 0) {
+				row->rounds[row->nrounds++] = fig;
 				continue;
 			}
-			if (e == 0)
-				row->rounds[row->nrounds++] = fig;
+			if (interrupted)
+				break;
+			snprintf(row->why, sizeof(row->why), "%s", why[0] ? why : strerror(-e));
+			fprintf(stderr, "ipcx-bench: %s failed in round %d: %s\n", row->c->name, r + 1,
+				row->why);
+			if (++row->nfailed >= 2)
+				row->status = BENCH_FAILED;
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		struct bench_row *row = &rows[i];
+		if (row->status == BENCH_FAILED || (row->status == BENCH_OK && !row->nrounds)) {
+			/* A case given up shows no figures: the rounds it managed are too few to trust. */
+			row->status = BENCH_FAILED;
+			row->nrounds = 0;
 		}
 	}
 }
@@ -222,6 +239,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"quick", no_argument, NULL, 'q'},	 {"rounds", required_argument, NULL, 'r'},
 		{"filter", required_argument, NULL, 'f'}, {"csv", no_argument, NULL, 'c'},
+		{"skip", required_argument, NULL, 'k'},
 		{"json", no_argument, NULL, 'j'},	 {"sweep", no_argument, NULL, 's'},
 		{"budget-ms", required_argument, NULL, 'b'}, {"list", no_argument, NULL, 'l'},
 		{"size", required_argument, NULL, 'z'},	 {"csv-out", required_argument, NULL, 'o'},	 {"help", no_argument, NULL, 'h'},
@@ -232,11 +250,11 @@ int main(int argc, char **argv)
 	bool quick = false, sweep = false, list = false;
 	const char *csv_out = NULL;
 	enum bench_format fmt = BENCH_TABLE;
-	char **globs = calloc((size_t)argc, sizeof(char *));
+	/* On the stack: the early returns below then leak nothing. */
+	char *globs[argc], *skips[argc];
 	char *end;
 
-	if (!globs)
-		return 1;
+	skip_globs = skips;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'q':
@@ -251,6 +269,9 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			globs[nglobs++] = optarg;
+			break;
+		case 'k':
+			skip_globs[nskip_globs++] = optarg;
 			break;
 		case 'c':
 			fmt = BENCH_CSV;
@@ -319,6 +340,7 @@ int main(int argc, char **argv)
 				else
 					printf("%s\n", rows[i].c->name);
 			}
+		free(rows);
 		return 0;
 	}
 
@@ -347,6 +369,9 @@ int main(int argc, char **argv)
 	for (int i = 0; i < n; i++) {
 		if (rows[i].status == BENCH_FAILED)
 			fprintf(stderr, "failed: %s: %s\n", rows[i].c->name, rows[i].why);
+		else if (rows[i].nfailed)
+			fprintf(stderr, "note: %s: %d of %d rounds failed and are left out\n",
+				rows[i].c->name, rows[i].nfailed, nrounds);
 		aggregate(&rows[i]);
 	}
 	struct bench_run run = {.rows = rows,
@@ -362,13 +387,15 @@ int main(int argc, char **argv)
 		FILE *f = fopen(csv_out, "w");
 		if (!f) {
 			fprintf(stderr, "%s: cannot write %s\n", strerrorname_np(errno), csv_out);
+			free(rows);
 			return 1;
 		}
 		bench_report(&run, BENCH_CSV, f);
-		if (fclose(f) != 0)
+		if (fclose(f) != 0) {
+			free(rows);
 			return 1;
+		}
 	}
 	free(rows);
-	free(globs);
 	return fflush(stdout) == 0 ? 0 : 1;
 }
