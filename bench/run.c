@@ -24,20 +24,21 @@
 
 #define MAX_SAMPLES 200000
 #define FIRST_STEPS 20 /* the probe that sizes the run */
+#define MAX_PROCS (1 + BENCH_MAX_RECEIVERS)
 
 /* The control block both sides and the harness share, one per run. */
 struct ctl {
-	_Atomic int opened[2];
-	_Atomic int pinned[2];
-	_Atomic int done[2];
-	_Atomic int warm_done;     /* TPUT: the consumer has taken the probe messages */
-	_Atomic int64_t warm_end;  /* TPUT: when it did */
+	/* Per process: 0 is side 0, 1.. are the side-1 processes (receivers). */
+	_Atomic int opened[MAX_PROCS];
+	_Atomic int pinned[MAX_PROCS];
+	_Atomic int done[MAX_PROCS];
+	_Atomic int warm_done;     /* TPUT: how many receivers have taken the probe messages */
 	_Atomic uint64_t plan_ready;
 	uint64_t warm, samples, loop; /* written before plan_ready (release) */
-	int64_t t_start, t_end;
+	int64_t t_start, t_end[MAX_PROCS];
 	double mean_ns;
 	uint64_t nsamples;
-	char why[2][BENCH_WHY];
+	char why[MAX_PROCS][BENCH_WHY];
 	float sample_ns[MAX_SAMPLES];
 };
 
@@ -117,6 +118,19 @@ static int wait_flag_sleeping(_Atomic int *flag)
 		if (bench_now_ns() > deadline)
 			return -ETIMEDOUT;
 		usleep(50);
+	}
+	return 0;
+}
+
+/* Waits for flag[q] of every process q in [from, n) but `self`. */
+static int wait_all(_Atomic int *flag, int from, int n, int self, bool sleeping)
+{
+	for (int q = from; q < n; q++) {
+		if (q == self)
+			continue;
+		int r = sleeping ? wait_flag_sleeping(&flag[q]) : wait_flag(&flag[q]);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
@@ -208,13 +222,18 @@ static int run_echo(struct bench_env *e, struct ctl *ctl)
 }
 
 /* TPUT producer: the probe is timed until the consumer has taken it. */
-static int run_producer(struct bench_env *e, struct ctl *ctl, double budget_ns)
+static int run_producer(struct bench_env *e, struct ctl *ctl, int receivers, double budget_ns)
 {
-	int64_t t0 = bench_now_ns();
+	int64_t t0 = bench_now_ns(), deadline = t0 + 60 * 1000000000LL;
 	int r = steps(e, 0, FIRST_STEPS);
-	if (r < 0 || (r = wait_flag(&ctl->warm_done)) < 0)
+	if (r < 0)
 		return r;
-	double per = (double)(atomic_load(&ctl->warm_end) - t0) / FIRST_STEPS;
+	while (atomic_load_explicit(&ctl->warm_done, memory_order_acquire) < receivers) {
+		bench_relax();
+		if (bench_now_ns() > deadline)
+			return -ETIMEDOUT;
+	}
+	double per = (double)(bench_now_ns() - t0) / FIRST_STEPS;
 	make_plan(ctl, per, budget_ns, false);
 	if ((r = steps(e, 0, ctl->warm)) < 0)
 		return r;
@@ -222,46 +241,46 @@ static int run_producer(struct bench_env *e, struct ctl *ctl, double budget_ns)
 	return steps(e, 0, ctl->loop);
 }
 
-static int run_consumer(struct bench_env *e, struct ctl *ctl)
+static int run_consumer(struct bench_env *e, struct ctl *ctl, int p)
 {
 	int r = steps(e, 1, FIRST_STEPS);
 	if (r < 0)
 		return r;
-	atomic_store(&ctl->warm_end, bench_now_ns());
-	atomic_store_explicit(&ctl->warm_done, 1, memory_order_release);
+	atomic_fetch_add_explicit(&ctl->warm_done, 1, memory_order_release);
 	if ((r = wait_plan(ctl)) < 0 || (r = steps(e, 1, ctl->warm)) < 0)
 		return r;
 	/* t_start is written by the producer before its first timed send, which this side
 	 * cannot finish receiving before it happened; it is read by the harness after both exit. */
 	if ((r = steps(e, 1, ctl->loop)) < 0)
 		return r;
-	ctl->t_end = bench_now_ns();
+	ctl->t_end[p] = bench_now_ns();
 	return 0;
 }
 
-static void side_main(struct bench_env *e, struct ctl *ctl, int side, int nsides,
-		      double budget_ns)
+/* Process p of n: p == 0 is side 0; p >= 1 is side 1, receiver p - 1. */
+static void side_main(struct bench_env *e, struct ctl *ctl, int p, int n, double budget_ns)
 {
 	const struct bench_ops *ops = e->c->ops;
-	int r = 0;
-	e->why = ctl->why[side];
+	int side = p == 0 ? 0 : 1, r = 0;
+	e->why = ctl->why[p];
+	e->receiver = p == 0 ? 0 : p - 1;
 	if (ops->local_size && !(e->local = calloc(1, ops->local_size))) {
 		bench_fail(e, -ENOMEM, "out of memory");
 		exit(1);
 	}
-	if (nsides == 2 && side == 0 && (r = wait_flag(&ctl->opened[1])) < 0)
+	if (side == 0 && (r = wait_all(ctl->opened, 1, n, -1, false)) < 0)
 		goto out;
 	/* Open before pinning: a library's helper threads (ZeroMQ's I/O thread) inherit the
 	 * affinity of the thread that starts them, and must not be squeezed onto our CPU. */
 	if (ops->open && (r = ops->open(e, side)) < 0)
 		goto out;
-	atomic_store_explicit(&ctl->opened[side], 1, memory_order_release);
+	atomic_store_explicit(&ctl->opened[p], 1, memory_order_release);
 	if ((r = pin(cpu_of_side[side])) < 0) {
 		bench_fail(e, r, "sched_setaffinity to CPU %d failed", cpu_of_side[side]);
 		goto closing;
 	}
-	atomic_store_explicit(&ctl->pinned[side], 1, memory_order_release);
-	if (nsides == 2 && (r = wait_flag(&ctl->pinned[!side])) < 0)
+	atomic_store_explicit(&ctl->pinned[p], 1, memory_order_release);
+	if ((r = wait_all(ctl->pinned, 0, n, p, false)) < 0)
 		goto closing;
 	switch (e->c->shape) {
 	case BENCH_RTT:
@@ -271,14 +290,14 @@ static void side_main(struct bench_env *e, struct ctl *ctl, int side, int nsides
 		r = run_timed(e, ctl, budget_ns);
 		break;
 	case BENCH_TPUT:
-		r = side == 0 ? run_producer(e, ctl, budget_ns) : run_consumer(e, ctl);
+		r = side == 0 ? run_producer(e, ctl, n - 1, budget_ns) : run_consumer(e, ctl, p);
 		break;
 	}
-	/* Neither side closes before the other is done: libraries that send from a helper
-	 * thread (ZeroMQ, nng) may still hold the last reply when the replier returns. */
-	atomic_store_explicit(&ctl->done[side], 1, memory_order_release);
-	if (r == 0 && nsides == 2)
-		r = wait_flag_sleeping(&ctl->done[!side]);
+	/* Nobody closes before everybody is done: libraries that send from a helper thread
+	 * (ZeroMQ, nng) may still hold the last reply when the replier returns. */
+	atomic_store_explicit(&ctl->done[p], 1, memory_order_release);
+	if (r == 0)
+		r = wait_all(ctl->done, 0, n, p, true);
 closing:
 	if (ops->close)
 		ops->close(e, side);
@@ -307,12 +326,12 @@ static double pct(const float *s, uint64_t n, double q)
 }
 
 static volatile sig_atomic_t stop_requested;
-static pid_t live_pids[2];
+static pid_t live_pids[MAX_PROCS];
 
 void bench_run_interrupt(void)
 {
 	stop_requested = 1;
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < MAX_PROCS; i++)
 		if (live_pids[i] > 0)
 			kill(live_pids[i], SIGKILL);
 }
@@ -350,7 +369,8 @@ static int reap(pid_t *pid, int n, int64_t deadline, struct ctl *ctl, char *why)
 				continue;
 			failed = -EIO;
 			if (ctl->why[i][0])
-				snprintf(why, BENCH_WHY, "side %d: %s", i, ctl->why[i]);
+				snprintf(why, BENCH_WHY, "%s%.*s", i ? "side 1: " : "side 0: ",
+					 BENCH_WHY - 9, ctl->why[i]);
 			else if (WIFSIGNALED(st))
 				snprintf(why, BENCH_WHY, "side %d killed by signal %d", i,
 					 WTERMSIG(st));
@@ -369,7 +389,8 @@ int bench_run_case(const struct bench_case *c, size_t size, double budget_ns, un
 		   struct bench_fig *fig, char *why)
 {
 	const struct bench_ops *ops = c->ops;
-	int nsides = c->shape == BENCH_OP ? 1 : 2;
+	int receivers = c->shape == BENCH_OP ? 0 : ops->receivers > 1 ? ops->receivers : 1;
+	int nproc = 1 + receivers;
 	char tag[64];
 	struct bench_env e = {.c = c, .size = size, .tag = tag, .id = -1, .why = why};
 	int r;
@@ -391,15 +412,20 @@ int bench_run_case(const struct bench_case *c, size_t size, double budget_ns, un
 			return bench_fail(&e, -errno, "mmap: %s", strerror(errno));
 		}
 	}
+	if (receivers > BENCH_MAX_RECEIVERS || (receivers > 1 && c->shape != BENCH_TPUT)) {
+		r = bench_fail(&e, -EINVAL, "more than one receiver needs BENCH_TPUT and at most %d",
+			       BENCH_MAX_RECEIVERS);
+		goto unmap;
+	}
 	if (ops->setup && (r = ops->setup(&e)) < 0) {
 		if (!why[0])
 			snprintf(why, BENCH_WHY, "setup: %s", strerror(-r));
 		goto unmap;
 	}
-	pid_t pid[2] = {0, 0}, harness = getpid();
+	pid_t pid[MAX_PROCS] = {0}, harness = getpid();
 	fflush(NULL);
 	/* Side 1 first: it opens first, and side 0 waits for it. */
-	for (int s = nsides - 1; s >= 0; s--) {
+	for (int s = nproc - 1; s >= 0; s--) {
 		pid[s] = fork();
 		if (pid[s] == 0) {
 			/* A side never outlives the harness. */
@@ -408,26 +434,32 @@ int bench_run_case(const struct bench_case *c, size_t size, double budget_ns, un
 				_exit(1);
 			signal(SIGINT, SIG_DFL);
 			signal(SIGTERM, SIG_DFL);
-			side_main(&e, ctl, s, nsides, budget_ns);
+			side_main(&e, ctl, s, nproc, budget_ns);
 		}
 		if (pid[s] < 0) {
 			r = bench_fail(&e, -errno, "fork: %s", strerror(errno));
-			for (int j = 0; j < 2; j++)
-				if (pid[j] > 0)
+			for (int j = 0; j < nproc; j++)
+				if (pid[j] > 0) {
 					kill(pid[j], SIGKILL);
-			while (wait(NULL) > 0)
-				;
+					waitpid(pid[j], NULL, 0);
+					live_pids[j] = 0;
+				}
 			goto teardown;
 		}
 		live_pids[s] = pid[s];
 	}
 	int64_t deadline = bench_now_ns() + (int64_t)(budget_ns * 3) + 30 * 1000000000LL;
-	r = reap(pid, nsides, deadline, ctl, why);
+	r = reap(pid, nproc, deadline, ctl, why);
 	if (r < 0)
 		goto teardown;
 
 	if (c->shape == BENCH_TPUT) {
-		double el = (double)(ctl->t_end - ctl->t_start);
+		/* Until the last receiver has the last message. */
+		int64_t end = 0;
+		for (int p = 1; p < nproc; p++)
+			if (ctl->t_end[p] > end)
+				end = ctl->t_end[p];
+		double el = (double)(end - ctl->t_start);
 		if (el <= 0 || !ctl->loop) {
 			r = bench_fail(&e, -EIO, "no time measured");
 			goto teardown;
