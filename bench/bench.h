@@ -41,7 +41,11 @@
  *
  * Order: setup (harness) -> fork -> side 1 open -> side 0 open -> both pin themselves ->
  * warm-up -> timed samples -> un-instrumented loop -> close -> exit -> teardown (harness).
- * Side 1 opens first so that it can bind/listen/subscribe before side 0 connects.
+ * Side 1 opens first so that it can bind/listen/subscribe before side 0 connects. Nobody
+ * closes before every side is done. Sides leave through exit(), so that a peer library's
+ * destructors run: an atexit handler a setup registers in the harness runs in every side
+ * too, and must check getpid() (see bench_ipcx_dir).
+ * A BENCH_RTT case with ops->sweep also runs in `--sweep`, at sizes from 64 B to 4 MiB.
  * A case that cannot run at all has ops == NULL and says why in `skip` ("not built yet"); a peer
  * may also decide at run time in ops->available(), which returns NULL or a reason.
  */
