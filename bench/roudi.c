@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -57,7 +58,13 @@ static bool pid_alive(long pid)
 	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
 }
 
-/* Sockets and files of ours ("/tmp/ipcxb-<pid>-...") whose run is gone. */
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	remove(path);
+	return 0;
+}
+
+/* Sockets, files and directories of ours ("/tmp/ipcxb-<pid>-...") whose run is gone. */
 static void cleanup_our_tmp(void)
 {
 	DIR *d = opendir("/tmp");
@@ -73,7 +80,8 @@ static void cleanup_our_tmp(void)
 			continue;
 		char path[300];
 		snprintf(path, sizeof(path), "/tmp/%s", de->d_name);
-		unlink(path);
+		if (unlink(path) < 0 && errno == EISDIR)
+			nftw(path, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
 	}
 	closedir(d);
 }
