@@ -33,8 +33,10 @@ struct ctl {
 	_Atomic int pinned[MAX_PROCS];
 	_Atomic int done[MAX_PROCS];
 	_Atomic int warm_done;     /* TPUT: how many receivers have taken the probe messages */
-	_Atomic uint64_t plan_ready;
-	uint64_t warm, samples, loop; /* written before plan_ready (release) */
+	_Atomic int plan_ready;
+	uint64_t warm, samples, loop, check_every; /* written before plan_ready (release) */
+	_Atomic uint64_t stop_at;  /* side 1 stops after this many steps (side 0 ran short) */
+	uint64_t loop_done;        /* TPUT: messages in the timed stretch */
 	int64_t t_start, t_end[MAX_PROCS];
 	double mean_ns;
 	uint64_t nsamples;
@@ -137,7 +139,7 @@ static int wait_all(_Atomic int *flag, int from, int n, int self, bool sleeping)
 
 static int wait_plan(struct ctl *ctl)
 {
-	return wait_flag((_Atomic int *)&ctl->plan_ready);
+	return wait_flag(&ctl->plan_ready);
 }
 
 static uint64_t clampu(double v, uint64_t lo, uint64_t hi)
@@ -149,7 +151,11 @@ static uint64_t clampu(double v, uint64_t lo, uint64_t hi)
 	return (uint64_t)v;
 }
 
-/* From the probe's time per step, how many warm-up steps, samples and loop steps. */
+/*
+ * From the probe's time per step: how many warm-up steps, samples and loop steps, and how often
+ * side 0 looks at the clock. Phases also have deadlines (fractions of the budget), because a
+ * busy host can make the real steps much slower than the probe said.
+ */
 static void make_plan(struct ctl *ctl, double per_step_ns, double budget_ns, bool timed)
 {
 	if (per_step_ns < 1)
@@ -162,70 +168,117 @@ static void make_plan(struct ctl *ctl, double per_step_ns, double budget_ns, boo
 		ctl->samples = 0;
 		ctl->loop = clampu(0.9 * budget_ns / per_step_ns, 50, 100000000);
 	}
+	/* About every 50 us of work: costs nothing measurable even for 10 ns operations. */
+	ctl->check_every = clampu(50000 / per_step_ns, 1, 4096);
 	atomic_store_explicit(&ctl->plan_ready, 1, memory_order_release);
 }
 
-static int steps(struct bench_env *e, int side, uint64_t n)
+static uint64_t n_done; /* steps this process has made */
+
+/* Side 0: up to n steps, fewer if the deadline passes; *made says how many. */
+static int steps0(struct bench_env *e, struct ctl *ctl, uint64_t n, int64_t deadline,
+		  uint64_t *made)
 {
 	int (*step)(struct bench_env *, int) = e->c->ops->step;
-	for (uint64_t i = 0; i < n; i++) {
-		int r = step(e, side);
+	uint64_t i = 0, check = ctl->check_every ? ctl->check_every : 1;
+	for (; i < n; i++) {
+		if (i % check == 0 && deadline && i && bench_now_ns() > deadline)
+			break;
+		int r = step(e, 0);
 		if (r < 0)
 			return r;
 	}
+	n_done += i;
+	if (made)
+		*made = i;
 	return 0;
+}
+
+/* Side 1: up to n steps, fewer when side 0 has said where to stop. Returns 0 either way. */
+static int steps1(struct bench_env *e, struct ctl *ctl, uint64_t n)
+{
+	int (*step)(struct bench_env *, int) = e->c->ops->step;
+	for (uint64_t i = 0; i < n; i++) {
+		/* Acquire pairs with the release in stop_early: the message side 0 sent after
+		 * that store is what let us finish our previous step. */
+		if (n_done >= atomic_load_explicit(&ctl->stop_at, memory_order_acquire))
+			return 0;
+		int r = step(e, 1);
+		if (r < 0)
+			return r;
+		n_done++;
+	}
+	return 0;
+}
+
+/*
+ * Side 0 made fewer steps than planned: tell side 1 to stop after one more, and make it, so
+ * that a side 1 already waiting for the next message gets it and then sees where to stop.
+ */
+static int stop_early(struct bench_env *e, struct ctl *ctl)
+{
+	atomic_store_explicit(&ctl->stop_at, n_done + 1, memory_order_release);
+	return steps0(e, ctl, 1, 0, NULL);
 }
 
 /* RTT side 0 and OP: probe, plan, warm up, timed samples, then the plain loop. */
 static int run_timed(struct bench_env *e, struct ctl *ctl, double budget_ns)
 {
 	int (*step)(struct bench_env *, int) = e->c->ops->step;
-	int64_t t0 = bench_now_ns();
-	int r = steps(e, 0, FIRST_STEPS);
+	int64_t t0 = bench_now_ns(), b = (int64_t)budget_ns;
+	int r = steps0(e, ctl, FIRST_STEPS, 0, NULL);
 	if (r < 0)
 		return r;
-	make_plan(ctl, (double)(bench_now_ns() - t0) / FIRST_STEPS, budget_ns, true);
-	if ((r = steps(e, 0, ctl->warm)) < 0)
+	int64_t t1 = bench_now_ns();
+	make_plan(ctl, (double)(t1 - t0) / FIRST_STEPS, budget_ns, true);
+	if ((r = steps0(e, ctl, ctl->warm, t1 + b / 4, NULL)) < 0)
 		return r;
-	uint64_t n = ctl->samples;
+	uint64_t n = ctl->samples, i;
 	uint64_t *ticks = malloc(n * sizeof(*ticks));
 	if (!ticks)
 		return -ENOMEM;
-	for (uint64_t i = 0; i < n; i++) {
+	int64_t deadline = bench_now_ns() + b;
+	for (i = 0; i < n; i++) {
+		if (i % ctl->check_every == 0 && i && bench_now_ns() > deadline)
+			break;
 		uint64_t a = bench_ticks();
 		r = step(e, 0);
-		uint64_t b = bench_ticks();
+		uint64_t z = bench_ticks();
 		if (r < 0) {
 			free(ticks);
 			return r;
 		}
-		ticks[i] = b - a;
+		ticks[i] = z - a;
 	}
-	for (uint64_t i = 0; i < n; i++)
-		ctl->sample_ns[i] = (float)bench_ticks_ns(ticks[i]);
-	ctl->nsamples = n;
+	n_done += i;
+	for (uint64_t k = 0; k < i; k++)
+		ctl->sample_ns[k] = (float)bench_ticks_ns(ticks[k]);
+	ctl->nsamples = i;
 	free(ticks);
+	uint64_t made;
 	int64_t l0 = bench_now_ns();
-	if ((r = steps(e, 0, ctl->loop)) < 0)
+	if ((r = steps0(e, ctl, ctl->loop, l0 + b * 4 / 5, &made)) < 0)
 		return r;
-	ctl->mean_ns = (double)(bench_now_ns() - l0) / (double)ctl->loop;
+	ctl->mean_ns = (double)(bench_now_ns() - l0) / (double)made;
+	if (e->c->shape == BENCH_RTT && n_done < FIRST_STEPS + ctl->warm + ctl->samples + ctl->loop)
+		return stop_early(e, ctl);
 	return 0;
 }
 
 /* RTT side 1: as many replies as side 0 makes requests. */
 static int run_echo(struct bench_env *e, struct ctl *ctl)
 {
-	int r = steps(e, 1, FIRST_STEPS);
+	int r = steps1(e, ctl, FIRST_STEPS);
 	if (r < 0 || (r = wait_plan(ctl)) < 0)
 		return r;
-	return steps(e, 1, ctl->warm + ctl->samples + ctl->loop);
+	return steps1(e, ctl, ctl->warm + ctl->samples + ctl->loop);
 }
 
-/* TPUT producer: the probe is timed until the consumer has taken it. */
+/* TPUT producer: the probe is timed until every receiver has taken it. */
 static int run_producer(struct bench_env *e, struct ctl *ctl, int receivers, double budget_ns)
 {
-	int64_t t0 = bench_now_ns(), deadline = t0 + 60 * 1000000000LL;
-	int r = steps(e, 0, FIRST_STEPS);
+	int64_t t0 = bench_now_ns(), deadline = t0 + 60 * 1000000000LL, b = (int64_t)budget_ns;
+	int r = steps0(e, ctl, FIRST_STEPS, 0, NULL);
 	if (r < 0)
 		return r;
 	while (atomic_load_explicit(&ctl->warm_done, memory_order_acquire) < receivers) {
@@ -233,25 +286,34 @@ static int run_producer(struct bench_env *e, struct ctl *ctl, int receivers, dou
 		if (bench_now_ns() > deadline)
 			return -ETIMEDOUT;
 	}
-	double per = (double)(bench_now_ns() - t0) / FIRST_STEPS;
-	make_plan(ctl, per, budget_ns, false);
-	if ((r = steps(e, 0, ctl->warm)) < 0)
+	int64_t t1 = bench_now_ns();
+	make_plan(ctl, (double)(t1 - t0) / FIRST_STEPS, budget_ns, false);
+	if ((r = steps0(e, ctl, ctl->warm, t1 + b / 4, NULL)) < 0)
 		return r;
+	uint64_t made;
 	ctl->t_start = bench_now_ns();
-	return steps(e, 0, ctl->loop);
+	if ((r = steps0(e, ctl, ctl->loop, ctl->t_start + b, &made)) < 0)
+		return r;
+	ctl->loop_done = made;
+	if (n_done < FIRST_STEPS + ctl->warm + ctl->loop) {
+		/* The one more message is inside the timed stretch: count it. */
+		ctl->loop_done++;
+		return stop_early(e, ctl);
+	}
+	return 0;
 }
 
 static int run_consumer(struct bench_env *e, struct ctl *ctl, int p)
 {
-	int r = steps(e, 1, FIRST_STEPS);
+	int r = steps1(e, ctl, FIRST_STEPS);
 	if (r < 0)
 		return r;
 	atomic_fetch_add_explicit(&ctl->warm_done, 1, memory_order_release);
-	if ((r = wait_plan(ctl)) < 0 || (r = steps(e, 1, ctl->warm)) < 0)
+	if ((r = wait_plan(ctl)) < 0)
 		return r;
 	/* t_start is written by the producer before its first timed send, which this side
 	 * cannot finish receiving before it happened; it is read by the harness after both exit. */
-	if ((r = steps(e, 1, ctl->loop)) < 0)
+	if ((r = steps1(e, ctl, ctl->warm + ctl->loop)) < 0)
 		return r;
 	ctl->t_end[p] = bench_now_ns();
 	return 0;
@@ -404,6 +466,7 @@ int bench_run_case(const struct bench_case *c, size_t size, double budget_ns, un
 			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (ctl == MAP_FAILED)
 		return bench_fail(&e, -errno, "mmap: %s", strerror(errno));
+	atomic_store(&ctl->stop_at, UINT64_MAX);
 	if (ops->state_size) {
 		e.state = mmap(NULL, ops->state_size, PROT_READ | PROT_WRITE,
 			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -460,11 +523,11 @@ int bench_run_case(const struct bench_case *c, size_t size, double budget_ns, un
 			if (ctl->t_end[p] > end)
 				end = ctl->t_end[p];
 		double el = (double)(end - ctl->t_start);
-		if (el <= 0 || !ctl->loop) {
+		if (el <= 0 || !ctl->loop_done) {
 			r = bench_fail(&e, -EIO, "no time measured");
 			goto teardown;
 		}
-		fig->mean = el / (double)ctl->loop;
+		fig->mean = el / (double)ctl->loop_done;
 		fig->msgs = 1e9 / fig->mean;
 		fig->gbs = (double)size / fig->mean;
 	} else {
