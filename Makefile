@@ -7,7 +7,7 @@ CTEST = ctest --output-on-failure --timeout 600 -j $(JOBS)
 FUZZ_SECONDS ?= 30
 PREFIX ?= /usr/local
 
-.PHONY: all build run test asan tsan fuzz bench install clean format deps-build deps-test deps-bench deps-fuzz
+.PHONY: all build run test asan tsan fuzz bench install clean format conformance deps-build deps-test deps-bench deps-fuzz
 
 all: build
 
@@ -32,6 +32,11 @@ run: deps-test deps-bench build
 
 test: deps-test build
 	cd build && $(CTEST)
+
+# The long differential run of semaphore sets against the kernel's System V semaphores.
+CONFORMANCE_SEQS ?= 5000
+conformance: build
+	IPCX_CONFORMANCE_SEQS=$(CONFORMANCE_SEQS) build/bin/test_sem_conformance --verbose
 
 asan: deps-test
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DIPCX_SANITIZE=asan -DIPCX_BENCH=OFF >/dev/null

@@ -13,9 +13,9 @@
 
 const struct bench_case bench_cases_ipcx[] = {
 	{"ipcx.event.rtt", BENCH_RTT, "rtt", SPIN_FLOOR, 0, &bench_ipcx_event_rtt, NULL},
-	{"ipcx.sem.rtt", BENCH_RTT, "rtt", SPIN_FLOOR, 0, NULL, NOT_YET},
-	{"ipcx.sem.op", BENCH_OP, "op", NULL, 0, NULL, NOT_YET},
-	{"ipcx.sem.op2", BENCH_OP, "op2", NULL, 0, NULL, NOT_YET},
+	{"ipcx.sem.rtt", BENCH_RTT, "rtt", SPIN_FLOOR, 0, &bench_ipcx_sem_rtt, NULL},
+	{"ipcx.sem.op", BENCH_OP, "op", NULL, 0, &bench_ipcx_sem_op, NULL},
+	{"ipcx.sem.op2", BENCH_OP, "op2", NULL, 0, &bench_ipcx_sem_op2, NULL},
 	{"ipcx.mutex.op", BENCH_OP, "op", NULL, 0, &bench_ipcx_mutex_op, NULL},
 	{"ipcx.chan.rtt.64.spin", BENCH_RTT, "rtt", SPIN_FLOOR, 64, NULL, NOT_YET},
 	{"ipcx.chan.rtt.64.adaptive", BENCH_RTT, "rtt", SPIN_FLOOR, 64, NULL, NOT_YET},

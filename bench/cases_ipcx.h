@@ -14,5 +14,6 @@ const char *bench_ipcx_name(struct bench_env *e, int i);
 
 extern const struct bench_ops bench_ipcx_event_rtt;
 extern const struct bench_ops bench_ipcx_mutex_op;
+extern const struct bench_ops bench_ipcx_sem_rtt, bench_ipcx_sem_op, bench_ipcx_sem_op2;
 
 #endif

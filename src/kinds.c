@@ -6,6 +6,7 @@
 
 const struct ipcx__kind *ipcx__kinds[IPCX_KIND_MAX_] = {
 	[IPCX_KIND_EVENT] = &ipcx__event_kind,
+	[IPCX_KIND_SEMSET] = &ipcx__semset_kind,
 	[IPCX_KIND_MUTEX] = &ipcx__mutex_kind,
 };
 

@@ -83,6 +83,13 @@ uint64_t ipcx__proc_self(void);
 /* 1 if the process with this identity is alive (a zombie counts as dead), else 0. */
 int ipcx__proc_alive(uint64_t id);
 
+/*
+ * 1 when the process with this identity has certainly ended and been reaped (its pid is
+ * free), else 0. One kill(pid, 0) call: much cheaper than ipcx__proc_alive, but a zombie or
+ * a recycled pid still looks present, so a 0 proves nothing.
+ */
+int ipcx__proc_gone(uint64_t id);
+
 /* The identity of the live process pid, or 0 when there is none. */
 uint64_t ipcx__proc_id_of(pid_t pid);
 

@@ -90,6 +90,15 @@ int ipcx__proc_alive(uint64_t id)
 	return make_id(pid, start) == id;
 }
 
+int ipcx__proc_gone(uint64_t id)
+{
+	pid_t pid = ipcx__id_pid(id);
+
+	if (id == 0 || pid == 0)
+		return 0;
+	return kill(pid, 0) < 0 && errno == ESRCH;
+}
+
 static _Atomic uint64_t self_id;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
