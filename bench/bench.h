@@ -128,6 +128,6 @@ int64_t bench_now_ns(void);             /* CLOCK_MONOTONIC */
 /* The iceoryx daemon (roudi.c). */
 int bench_roudi_start(char *why, size_t whylen);  /* 0, or -errno with why filled */
 void bench_roudi_stop(void);
-void bench_roudi_cleanup_stale(void);
+void bench_cleanup_stale(void);  /* our files in /tmp left by runs that were killed */
 
 #endif

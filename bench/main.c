@@ -356,7 +356,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < n; i++)
 		if (rows[i].status == BENCH_SKIPPED && (!sweep || i == 0 || rows[i].c != rows[i - 1].c))
 			fprintf(stderr, "skipped: %s: %s\n", rows[i].c->name, rows[i].why);
-	bench_roudi_cleanup_stale();
+	bench_cleanup_stale();
 	start_roudi_if_needed(rows, n);
 	run_rounds(rows, n, nrounds, budget_ms * 1e6);
 	bench_roudi_stop();
