@@ -295,7 +295,36 @@ static bool settle(ipcx_semset *s, struct view v[2])
 	return false;
 }
 
+static bool compare_views(const struct view v[2]);
+
+/* Both views in full, for the failure message. */
+static void dump(const struct view v[2], char *f, size_t cap)
+{
+	size_t len = strlen(f);
+
+	for (int side = 0; side < 2; side++) {
+		len += (size_t)snprintf(f + len, cap - len, "\n%s:", side ? "ipcx" : "sysv");
+		for (int i = 0; i < NS && len < cap; i++)
+			len += (size_t)snprintf(f + len, cap - len, " [%d v%d n%d z%d p#%d]", i,
+						v[side].val[i], v[side].ncnt[i], v[side].zcnt[i],
+						v[side].pidgen[i]);
+		for (int k = 0; k < NW && len < cap; k++)
+			len += (size_t)snprintf(f + len, cap - len, " w%d:%s%d", k,
+						!pending[k] ? "idle" : v[side].done[k] ? "done" : "wait",
+						v[side].result[k]);
+	}
+}
+
 static bool compare(const struct view v[2])
+{
+	bool ok = compare_views(v);
+
+	if (!ok)
+		dump(v, failure, sizeof(failure));
+	return ok;
+}
+
+static bool compare_views(const struct view v[2])
 {
 	char *f = failure;
 	size_t cap = sizeof(failure);
