@@ -652,6 +652,15 @@ int ipcx_semset_op(ipcx_semset *s, const struct ipcx_sembuf *ops, size_t nops,
 	int r, rec;
 
 	r = check_args(s, ops, nops);
+	if (r == -EFBIG && has_undo(ops, nops) && ipcx__proc_self() == s->obj.who &&
+	    !ipcx__obj_removed(&s->obj)) {
+		/* As semop: the undo structure exists from the first SEM_UNDO call, even one
+		 * that fails with EFBIG (its end then re-evaluates the queue). */
+		ipcx__sem_lock(s);
+		claim_table(s, s->obj.slot, s->obj.who);
+		own_table(s, s->obj.slot, s->obj.who);
+		ipcx__sem_unlock(s);
+	}
 	if (r < 0)
 		return r;
 	b = s->b;

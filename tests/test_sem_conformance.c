@@ -554,3 +554,90 @@ Test(sem_conformance, random_sequences_match_kernel, .init = test_setup, .fini =
 	if (seqs >= 20)
 		cr_expect(stats.waited > 0 && stats.woken > 0 && stats.eagain > 0);
 }
+
+/*
+ * A rule the random sequences do not reach: a process's undo structure exists from its first
+ * SEM_UNDO call, even one that fails (EFBIG, EAGAIN), and its exit re-evaluates the waiting
+ * operations; here that moves a wait-for-zero operation from semaphore 0 to semaphore 1.
+ * Checked on the kernel and on ipcx alike.
+ */
+struct zpair {
+	int z0, z1;
+};
+
+static struct zpair zcounts(ipcx_semset *s)
+{
+	struct zpair z;
+
+	if (s) {
+		z.z0 = ipcx_semset_zcnt(s, 0);
+		z.z1 = ipcx_semset_zcnt(s, 1);
+	} else {
+		z.z0 = semctl(sysv_id, 0, GETZCNT);
+		z.z1 = semctl(sysv_id, 1, GETZCNT);
+	}
+	return z;
+}
+
+static int exit_reevaluates(ipcx_semset *s, uint32_t index)
+{
+	struct ipcx_sembuf zero2[2] = {{1, 0, 0}, {0, 0, 0}}, up = {1, 1, IPCX_SEM_NOWAIT};
+	struct ipcx_sembuf bad = {index, -1, IPCX_SEM_UNDO | IPCX_SEM_NOWAIT};
+	struct zpair z;
+	pid_t w, p;
+	int moved;
+
+	w = fork();
+	if (w == 0) {
+		ipcx_semset *c = NULL;
+		if (s && ipcx_semset_open(set_name, 0, 0, 0, 0, &c) < 0)
+			_exit(1);
+		_exit(s ? ipcx_semset_op(c, zero2, 2, IPCX_FOREVER) : sysv_op(zero2, 2));
+	}
+	for (int t = 0; t < 5000 && zcounts(s).z0 != 1; t++)
+		usleep(1000);
+	z = zcounts(s);
+	cr_assert(z.z0 == 1 && z.z1 == 0);
+	cr_assert_eq(s ? ipcx_semset_op(s, &up, 1, 0) : sysv_op(&up, 1), 0);
+	z = zcounts(s);
+	cr_assert(z.z0 == 1 && z.z1 == 0, "a change with no zero re-evaluates nothing");
+	p = fork();
+	if (p == 0) {
+		ipcx_semset *c = NULL;
+		if (s && ipcx_semset_open(set_name, 0, 0, 0, 0, &c) < 0)
+			_exit(1);
+		(void)(s ? ipcx_semset_op(c, &bad, 1, 0) : sysv_op(&bad, 1));
+		if (s)
+			ipcx_semset_close(c);
+		_exit(0);
+	}
+	reap(p);
+	z = zcounts(s);
+	moved = z.z0 == 0 && z.z1 == 1;
+	kill(w, SIGKILL);
+	reap(w);
+	return moved;
+}
+
+Test(sem_conformance, failed_undo_call_still_counts_at_exit, .init = test_setup,
+     .fini = cleanup)
+{
+	int32_t init[NS] = {4, 0, 0, 1};
+	unsigned short init16[NS] = {4, 0, 0, 1};
+
+	for (uint32_t index = 2; index <= 9; index += 7) { /* EAGAIN, then EFBIG */
+		ipcx_semset *s = NULL;
+
+		sysv_id = semget(IPC_PRIVATE, NS, 0600);
+		cr_assert(sysv_id >= 0);
+		semctl(sysv_id, 0, SETALL, init16);
+		ipcx_unlink(set_name);
+		cr_assert_eq(ipcx_semset_open(set_name, IPCX_CREATE | IPCX_EXCL, 0, NS, 0, &s), 1);
+		ipcx_semset_setall(s, init, NS);
+		cr_expect_eq(exit_reevaluates(NULL, index), 1, "kernel, index %u", index);
+		cr_expect_eq(exit_reevaluates(s, index), 1, "ipcx, index %u", index);
+		ipcx_semset_close(s);
+		semctl(sysv_id, 0, IPC_RMID);
+		sysv_id = -1;
+	}
+}
