@@ -2,7 +2,7 @@
 /*
  * Differential conformance with the kernel: the same random sequence of operations —
  * multi-semaphore, NOWAIT, wait-for-zero, UNDO, SETVAL, from several processes, some killed
- * or exiting while they hold adjustments or sleep — runs against a System V set
+ * or exiting while they hold adjustments or sleep, SETVAL and SETALL — runs against a System V set
  * (semget/semop/semctl) and an ipcx semset. After every step, once both sides are quiet,
  * the values, the waiter counts, each process's result (or that it still waits) and the
  * last pid of every semaphore must agree.
@@ -478,7 +478,18 @@ static bool run_sequence(uint64_t seed, ipcx_semset **ret_set)
 			stats.exits++;
 			log_step("%d: w%u(g%d) exits\n", step, k, gen[k]);
 			end_worker((int)k, true);
-		} else if (a < 94) {
+		} else if (a < 91) {
+			unsigned short all[NS];
+			int32_t all32[NS];
+
+			for (int i = 0; i < NS; i++)
+				all32[i] = all[i] = (unsigned short)(rnd(&st) % 4);
+			stats.setvals++;
+			log_step("%d: setall %d %d %d %d\n", step, all32[0], all32[1], all32[2],
+				 all32[3]);
+			semctl(sysv_id, 0, SETALL, all);
+			ipcx_semset_setall(s, all32, NS);
+		} else if (a < 95) {
 			uint32_t i = rnd(&st) % NS, val = rnd(&st) % 4;
 			stats.setvals++;
 			log_step("%d: setval %u %u\n", step, i, val);
@@ -545,7 +556,7 @@ Test(sem_conformance, random_sequences_match_kernel, .init = test_setup, .fini =
 	}
 	cr_log_info("%ld sequences from seed %llu agree: %ld worker ops (%ld waited, %ld woken "
 		    "later, %ld EAGAIN, %ld ERANGE), %ld driver ops, %ld kills, %ld clean exits, "
-		    "%ld setvals",
+		    "%ld setval/setall",
 		    seqs, (unsigned long long)first, stats.ops, stats.waited, stats.woken,
 		    stats.eagain, stats.erange, stats.driver_ops, stats.kills, stats.exits,
 		    stats.setvals);
