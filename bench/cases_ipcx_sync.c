@@ -12,6 +12,7 @@
 #include "cases_ipcx.h"
 
 static char dir[64];
+static pid_t dir_owner;
 
 static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -20,8 +21,9 @@ static int remove_one(const char *path, const struct stat *st, int flag, struct 
 
 static void remove_dir(void)
 {
-	/* Only the process that made it: forked sides exit with _exit and skip this anyway. */
-	if (dir[0])
+	/* Only the process that made it: the forked sides inherit this handler and leave through
+	 * exit() (so peer libraries' destructors run), and must not remove it under the harness. */
+	if (dir[0] && getpid() == dir_owner)
 		nftw(dir, remove_one, 8, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -35,6 +37,7 @@ int bench_ipcx_dir(struct bench_env *e)
 		return bench_fail(e, -errno, "cannot make a namespace directory");
 	}
 	setenv("IPCX_DIR", dir, 1);
+	dir_owner = getpid();
 	atexit(remove_dir);
 	return 0;
 }

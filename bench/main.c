@@ -198,6 +198,7 @@ static void start_roudi_if_needed(struct bench_row *rows, int n)
 		}
 }
 
+/* A round that fails is reported and left out; a case that fails twice is given up. */
 static void run_rounds(struct bench_row *rows, int n, int nrounds, double budget_ns)
 {
 	unsigned seq = 0;
@@ -210,15 +211,25 @@ static void run_rounds(struct bench_row *rows, int n, int nrounds, double budget
 			char why[BENCH_WHY];
 			struct bench_fig fig;
 			int e = bench_run_case(row->c, row->size, budget_ns, seq++, &fig, why);
-			if (e < 0 && !interrupted) {
-				/* A case that fails once is not retried: its row stays, empty. */
-				row->status = BENCH_FAILED;
-				snprintf(row->why, sizeof(row->why), "%s", why[0] ? why : strerror(-e));
-				row->nrounds = 0;
+			if (e == 0) {
+				row->rounds[row->nrounds++] = fig;
 				continue;
 			}
-			if (e == 0)
-				row->rounds[row->nrounds++] = fig;
+			if (interrupted)
+				break;
+			snprintf(row->why, sizeof(row->why), "%s", why[0] ? why : strerror(-e));
+			fprintf(stderr, "ipcx-bench: %s failed in round %d: %s\n", row->c->name, r + 1,
+				row->why);
+			if (++row->nfailed >= 2)
+				row->status = BENCH_FAILED;
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		struct bench_row *row = &rows[i];
+		if (row->status == BENCH_FAILED || (row->status == BENCH_OK && !row->nrounds)) {
+			/* A case given up shows no figures: the rounds it managed are too few to trust. */
+			row->status = BENCH_FAILED;
+			row->nrounds = 0;
 		}
 	}
 }
@@ -239,12 +250,11 @@ int main(int argc, char **argv)
 	bool quick = false, sweep = false, list = false;
 	const char *csv_out = NULL;
 	enum bench_format fmt = BENCH_TABLE;
-	char **globs = calloc((size_t)argc, sizeof(char *));
+	/* On the stack: the early returns below then leak nothing. */
+	char *globs[argc], *skips[argc];
 	char *end;
 
-	skip_globs = calloc((size_t)argc, sizeof(char *));
-	if (!globs || !skip_globs)
-		return 1;
+	skip_globs = skips;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'q':
@@ -330,6 +340,7 @@ int main(int argc, char **argv)
 				else
 					printf("%s\n", rows[i].c->name);
 			}
+		free(rows);
 		return 0;
 	}
 
@@ -358,6 +369,9 @@ int main(int argc, char **argv)
 	for (int i = 0; i < n; i++) {
 		if (rows[i].status == BENCH_FAILED)
 			fprintf(stderr, "failed: %s: %s\n", rows[i].c->name, rows[i].why);
+		else if (rows[i].nfailed)
+			fprintf(stderr, "note: %s: %d of %d rounds failed and are left out\n",
+				rows[i].c->name, rows[i].nfailed, nrounds);
 		aggregate(&rows[i]);
 	}
 	struct bench_run run = {.rows = rows,
@@ -373,13 +387,15 @@ int main(int argc, char **argv)
 		FILE *f = fopen(csv_out, "w");
 		if (!f) {
 			fprintf(stderr, "%s: cannot write %s\n", strerrorname_np(errno), csv_out);
+			free(rows);
 			return 1;
 		}
 		bench_report(&run, BENCH_CSV, f);
-		if (fclose(f) != 0)
+		if (fclose(f) != 0) {
+			free(rows);
 			return 1;
+		}
 	}
 	free(rows);
-	free(globs);
 	return fflush(stdout) == 0 ? 0 : 1;
 }

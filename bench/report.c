@@ -134,6 +134,13 @@ static void table(const struct bench_run *run, FILE *out)
 	char m[512];
 	machine(m, sizeof(m));
 	fprintf(out, "# %s\n", m);
+	/* Other work on the machine moves every figure: say how busy it was. */
+	FILE *la = fopen("/proc/loadavg", "r");
+	double l1;
+	if (la && fscanf(la, "%lf", &l1) == 1)
+		fprintf(out, "# load average (1 min) at the end of the run: %.2f\n", l1);
+	if (la)
+		fclose(la);
 	fprintf(out,
 		"# clock %s (its cost, %.0f ns per sample, is subtracted); %d rounds interleaved, "
 		"%.0f ms per case per round; figures are medians over rounds\n",
@@ -279,6 +286,7 @@ static void json(const struct bench_run *run, FILE *out)
 		jnum(out, "gb_per_s", r->med.gbs, true);
 		jnum(out, "min", r->lo, true);
 		jnum(out, "max", r->hi, true);
+		fprintf(out, "\"failed_rounds\": %d, ", r->nfailed);
 		fprintf(out, "\"floor\": ");
 		if (r->c->floor)
 			jstr(out, r->c->floor);

@@ -286,8 +286,9 @@ out:
 	if (r < 0 && !e->why[0])
 		snprintf(e->why, BENCH_WHY, "%s", strerror(-r));
 	/* exit, not _exit: a peer library's static destructors say goodbye to its daemon
-	 * (iceoryx's runtime deregisters from RouDi). The harness registers no atexit
-	 * handlers and flushed its stdio before fork, so nothing of its own runs twice. */
+	 * (iceoryx's runtime deregisters from RouDi). The harness flushed its stdio before
+	 * fork; an atexit handler a case's setup registered in the harness is inherited, and
+	 * must check that it runs in the process that registered it (see bench_ipcx_dir). */
 	exit(r < 0 ? 1 : 0);
 }
 

@@ -7,6 +7,8 @@
 #   sweep.csv    round-trip latency against message size (case,size,p50_ns,p99_ns,mean_ns)
 #   rtt.png      round-trip latency per mechanism (p50 bars, p99 marks), log scale
 #   size.png     round-trip latency (p50) against message size, log-log
+# and, if OUTDIR/README.md has the markers <!-- table:begin --> and <!-- table:end -->,
+# puts the new table between them.
 # --no-run redraws the plots from the CSV files already in OUTDIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +21,7 @@ for a in "$@"; do
 	case "$a" in
 	--quick) quick=(--quick) ;;
 	--no-run) run=0 ;;
-	-h | --help) sed -n '2,12s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,14s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	-*) echo "usage: $0 [--quick] [--no-run] [OUTDIR]" >&2; exit 2 ;;
 	*) out=$a ;;
 	esac
@@ -61,7 +63,7 @@ if [ -s "$tmp/rtt.dat" ]; then
 	set boxwidth 0.7
 	set xtics rotate by -35 left noenhanced
 	set xrange [-0.7:$n - 0.3]
-	set key top center horizontal
+	set key top left vertical box opaque
 	set bmargin 9
 	set label 1 "not run: ${missing:-none}" at screen 0.01, screen 0.02 font ",8" noenhanced
 	plot "$tmp/rtt.dat" using 0:2:xtic(1) with boxes lc rgb "#4a7ebb" title "p50", \
@@ -104,5 +106,17 @@ if [ -n "$cases" ]; then
 	cases = "$cases"
 	plot for [c in cases] "$tmp/".c.".dat" using 1:2 with linespoints pt 7 ps 0.8 title c
 	GP
+fi
+# The page beside the plots shows the same table: replace what sits between its markers.
+page="$out/README.md"
+if [ -f "$page" ] && grep -q '<!-- table:begin -->' "$page"; then
+	awk -v table="$out/latest.txt" '
+		/<!-- table:end -->/ { skip = 0 }
+		!skip { print }
+		/<!-- table:begin -->/ {
+			skip = 1; print "```"
+			while ((getline line < table) > 0) print line
+			print "```"
+		}' "$page" >"$tmp/page" && cat "$tmp/page" >"$page"
 fi
 echo "wrote $out/latest.txt $out/latest.csv $out/sweep.csv $out/rtt.png $out/size.png"

@@ -377,16 +377,39 @@ static bool held_by_waiter(struct entry *e)
 	return tid != 0 && (w & IPCX__FUTEX_TID_MASK) == tid && !(w & IPCX__FUTEX_OWNER_DIED);
 }
 
+/* Frees an entry whose holder is gone; called with its mutex taken by trylock (r). */
+static void reclaim(struct body *b, struct entry *e, int r)
+{
+	if (r == EOWNERDEAD)
+		pthread_mutex_consistent(&e->m);
+	if (atomic_load_explicit(&e->state, memory_order_relaxed) != ENTRY_FREE) {
+		atomic_store_explicit(&e->state, ENTRY_FREE, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&b->claimed, 1, memory_order_relaxed);
+	}
+	pthread_mutex_unlock(&e->m);
+}
+
 /* Looks at entry e for notify: returns 1 when it chose and woke its waiter, else 0. */
 static int notify_one(struct body *b, struct entry *e, uint64_t gen)
 {
 	uint32_t s = ENTRY_WAITING;
+	uint32_t st;
 	int r;
 
 	/* Acquire pairs with the release publishing WAITING in claim: tid and gen are read
 	 * after it. */
-	if (atomic_load_explicit(&e->state, memory_order_acquire) != ENTRY_WAITING)
+	st = atomic_load_explicit(&e->state, memory_order_acquire);
+	if (st == ENTRY_FREE)
 		return 0;
+	if (st != ENTRY_WAITING) {
+		/* Chosen earlier; if its waiter died before leaving, free its place now. */
+		if (!(ipcx__robust_word(&e->m) & IPCX__FUTEX_OWNER_DIED))
+			return 0;
+		r = ipcx__robust_trylock(&e->m);
+		if (r == 0 || r == EOWNERDEAD)
+			reclaim(b, e, r); /* it re-reads the state under the mutex */
+		return 0;
+	}
 	if (atomic_load_explicit(&e->gen, memory_order_relaxed) != gen)
 		return 0; /* woken by a set or pulse already; it is on its way out */
 	r = ipcx__robust_trylock(&e->m);
@@ -400,16 +423,8 @@ static int notify_one(struct body *b, struct entry *e, uint64_t gen)
 		ipcx__wake(&e->state, &e->sleeping, 1);
 		return 1;
 	}
-	if (r == 0 || r == EOWNERDEAD) {
-		/* Nobody holds it: its waiter died. Free it rather than count it. */
-		if (r == EOWNERDEAD)
-			pthread_mutex_consistent(&e->m);
-		if (atomic_load_explicit(&e->state, memory_order_relaxed) != ENTRY_FREE) {
-			atomic_store_explicit(&e->state, ENTRY_FREE, memory_order_relaxed);
-			atomic_fetch_sub_explicit(&b->claimed, 1, memory_order_relaxed);
-		}
-		pthread_mutex_unlock(&e->m);
-	}
+	if (r == 0 || r == EOWNERDEAD)
+		reclaim(b, e, r); /* nobody holds it: its waiter died; free it, do not count it */
 	return 0;
 }
 

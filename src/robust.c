@@ -18,10 +18,38 @@
 #if defined(__SANITIZE_THREAD__)
 #define IPCX__TSAN 1
 #endif
+#ifdef IPCX__TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
 
 /* glibc's values of __owner for a robust mutex after its owner died (nptl/pthreadP.h). */
 #define GLIBC_MUTEX_INCONSISTENT 0x7fffffff
 #define GLIBC_MUTEX_NOTRECOVERABLE 0x7ffffffe
+
+/* The calling thread's id, cached per thread (glibc's gettid is a system call each time). */
+/* initial-exec: no __tls_get_addr call on the unlock path; four bytes of static TLS. */
+static __thread pid_t self_tid __attribute__((tls_model("initial-exec")));
+static pthread_once_t tid_once = PTHREAD_ONCE_INIT;
+
+static void forget_tid(void)
+{
+	/* Runs in a forked child, whose one thread has a new id. */
+	self_tid = 0;
+}
+
+static void register_tid_atfork(void)
+{
+	pthread_atfork(NULL, NULL, forget_tid);
+}
+
+uint32_t ipcx__robust_self_tid(void)
+{
+	if (!self_tid) {
+		pthread_once(&tid_once, register_tid_atfork);
+		self_tid = gettid();
+	}
+	return (uint32_t)self_tid;
+}
 
 int ipcx__robust_init(pthread_mutex_t *m)
 {
@@ -42,31 +70,17 @@ int ipcx__robust_init(pthread_mutex_t *m)
 	return -r;
 }
 
-int ipcx__robust_kind(void)
+int ipcx__robust_kind_value = -1;
+
+/* At load, so that checking a kind is one load and one compare on every call. */
+__attribute__((constructor)) static void compute_kind(void)
 {
-	static int kind; /* computed once; every thread computes the same value */
-	int k = __atomic_load_n(&kind, __ATOMIC_RELAXED);
 	pthread_mutex_t m;
 
-	if (k)
-		return k;
 	if (ipcx__robust_init(&m) < 0)
-		return -1;
-	k = m.__data.__kind;
+		return;
+	ipcx__robust_kind_value = m.__data.__kind;
 	pthread_mutex_destroy(&m);
-	__atomic_store_n(&kind, k, __ATOMIC_RELAXED);
-	return k;
-}
-
-bool ipcx__robust_ok(const pthread_mutex_t *m)
-{
-	/* Relaxed: the field is only ever written by init, or by a hostile peer. */
-	return __atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED) == ipcx__robust_kind();
-}
-
-uint32_t ipcx__robust_word(const pthread_mutex_t *m)
-{
-	return (uint32_t)__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED);
 }
 
 int ipcx__robust_health(const pthread_mutex_t *m)
@@ -94,7 +108,7 @@ static void release_stuck_word(pthread_mutex_t *m)
 	_Atomic uint32_t *word = (_Atomic uint32_t *)&m->__data.__lock;
 	uint32_t w = atomic_load_explicit(word, memory_order_relaxed);
 
-	if ((w & IPCX__FUTEX_TID_MASK) != (uint32_t)gettid())
+	if ((w & IPCX__FUTEX_TID_MASK) != ipcx__robust_self_tid())
 		return;
 	/* Release pairs with the next locker's acquiring CAS, as glibc's unlock does. */
 	w = atomic_exchange_explicit(word, 0, memory_order_release);
@@ -133,9 +147,17 @@ int ipcx__robust_lock_until(pthread_mutex_t *m, int64_t at_ns)
 		int64_t left = at_ns - ipcx__now_ns();
 		int64_t rt = ipcx__realtime_ns() + (left > 0 ? left : 0);
 
+		int r;
+
 		ts.tv_sec = rt / 1000000000;
 		ts.tv_nsec = rt % 1000000000;
-		return pthread_mutex_timedlock(m, &ts);
+		r = pthread_mutex_timedlock(m, &ts);
+		/* Its timedlock interceptor records a lock only on 0, not on EOWNERDEAD. */
+		if (r == EOWNERDEAD) {
+			__tsan_mutex_pre_lock(m, __tsan_mutex_try_lock);
+			__tsan_mutex_post_lock(m, __tsan_mutex_try_lock, 0);
+		}
+		return r;
 	}
 #else
 	ts.tv_sec = at_ns / 1000000000;

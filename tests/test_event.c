@@ -139,7 +139,7 @@ IPCX_TEST(event, set_reset_timeout)
 }
 
 /* 32 processes sleep on one event (on 2 CPUs) and all wake on set. */
-IPCX_TEST(event, set_wakes_32_processes)
+IPCX_TEST(event, set_wakes_32_processes, .timeout = 60)
 {
 	enum { N = 32 };
 	ipcx_event *ev = open_ev("e32");
@@ -263,17 +263,17 @@ static void ping_pong(unsigned mode, int rounds)
 	ipcx_event_close(pong);
 }
 
-IPCX_TEST(event, no_lost_wakeup_adaptive)
+IPCX_TEST(event, no_lost_wakeup_adaptive, .timeout = 90)
 {
 	ping_pong(IPCX_WAIT_ADAPTIVE, 5000);
 }
 
-IPCX_TEST(event, no_lost_wakeup_sleep)
+IPCX_TEST(event, no_lost_wakeup_sleep, .timeout = 90)
 {
 	ping_pong(IPCX_WAIT_SLEEP, 5000);
 }
 
-IPCX_TEST(event, no_lost_wakeup_spin)
+IPCX_TEST(event, no_lost_wakeup_spin, .timeout = 90)
 {
 	ping_pong(IPCX_WAIT_SPIN, 500);
 }
@@ -307,7 +307,7 @@ static int racer(void *p)
 	return 0;
 }
 
-IPCX_TEST(event, set_reset_race_many_waiters)
+IPCX_TEST(event, set_reset_race_many_waiters, .timeout = 90)
 {
 	enum { N = 4 };
 	struct race_arg a = {300, test_shared_alloc(sizeof(_Atomic int))};
@@ -476,7 +476,7 @@ static int short_waiter(void *p)
 	return 0;
 }
 
-IPCX_TEST(event, notify_count_matches_returns_under_timeouts)
+IPCX_TEST(event, notify_count_matches_returns_under_timeouts, .timeout = 60)
 {
 	enum { N = 3 };
 	ipcx_event *ev = open_ev("t");
@@ -572,4 +572,30 @@ IPCX_TEST(event, hostile_bytes)
 	cr_assert_gt(accepted, 0);
 	free(saved);
 	munmap(f, size);
+}
+
+/* A waiter chosen by notify that dies before it returns still counts (it was alive when
+ * chosen), and its place is freed by the next notify. */
+IPCX_TEST(event, chosen_waiter_killed_before_return)
+{
+	ipcx_event *ev = open_ev("c");
+	struct waiter_arg a = {"c", IPCX_FOREVER, IPCX_WAIT_SLEEP, NULL};
+	struct ipcx_event_state st;
+	pid_t p = test_fork(waiter, &a), q;
+
+	await_waiters(ev, 1);
+	kill(p, SIGSTOP); /* alive, but cannot run to leave its entry */
+	cr_assert_eq(ipcx_event_notify(ev, 5), 1);
+	test_kill(p);
+	cr_assert_eq(ipcx_event_get_state(ev, &st), 0);
+	cr_assert_eq(st.waiters, 0);
+	cr_assert_eq(st.dead, 1);
+	cr_assert_eq(ipcx_event_notify(ev, 5), 0);
+	cr_assert_eq(ipcx_event_get_state(ev, &st), 0);
+	cr_assert_eq(st.dead, 0, "the dead waiter's place was freed");
+	q = test_fork(waiter, &a);
+	await_waiters(ev, 1);
+	cr_assert_eq(ipcx_event_notify(ev, 5), 1);
+	cr_assert_eq(test_wait(q), 0);
+	ipcx_event_close(ev);
 }

@@ -26,6 +26,17 @@ static void die_with_parent(void)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 }
 
+/*
+ * ThreadSanitizer names a mutex by its address, so one mutex mapped twice in a process (two
+ * handles) looks to it like two mutexes, locked in one and unlocked in the other. Under
+ * the TSan runner the checks that unlock through a second handle use the first one.
+ */
+#ifdef IPCX_TSAN_CRITERION_H
+#define SECOND(a, b) (a)
+#else
+#define SECOND(a, b) (b)
+#endif
+
 static ipcx_mutex *open_mx(const char *name)
 {
 	ipcx_mutex *mx = NULL;
@@ -75,7 +86,8 @@ IPCX_TEST(mutex, basic)
 	cr_assert_eq(st.health, IPCX_MUTEX_CONSISTENT);
 	cr_assert_eq(ipcx_mutex_lock(mx2, 0), -EDEADLK, "the same thread, another handle");
 	cr_assert_eq(ipcx_mutex_consistent(mx), -EINVAL);
-	cr_assert_eq(ipcx_mutex_unlock(mx2), 0, "the lock belongs to the thread, not the handle");
+	cr_assert_eq(ipcx_mutex_unlock(SECOND(mx, mx2)), 0,
+		     "the lock belongs to the thread, not the handle");
 	cr_assert_eq(ipcx_mutex_trylock(mx), 0);
 	cr_assert_eq(ipcx_mutex_unlock(mx), 0);
 	cr_assert_eq(ipcx_mutex_get_state(mx, &st), 0);
@@ -210,6 +222,7 @@ IPCX_TEST(mutex, owner_killed_then_consistent)
 	struct ipcx_mutex_state st;
 
 	kill_holder();
+	cr_assert_eq(ipcx_mutex_consistent(mx), -EPERM, "only its holder may repair it");
 	cr_assert_eq(ipcx_mutex_get_state(mx, &st), 0);
 	cr_assert_eq(st.owner, IPCX_MUTEX_DEAD);
 	cr_assert_eq(st.health, IPCX_MUTEX_INCONSISTENT);
@@ -288,7 +301,8 @@ IPCX_TEST(mutex, sleeping_locker_gets_ownerdead)
 		cr_assert_eq(ipcx_mutex_get_state(mx, &st), 0);
 	} while (!st.waiters);
 	test_kill(holder);
-	cr_assert_eq(test_wait(locker), 13);
+	int st_locker = test_wait(locker);
+	cr_assert_eq(st_locker, 13, "locker exit %d", st_locker);
 	ipcx_mutex_close(mx);
 }
 
@@ -349,6 +363,12 @@ IPCX_TEST(mutex, close_while_held)
 
 	cr_assert_eq(ipcx_mutex_lock(a, IPCX_FOREVER), 0);
 	ipcx_mutex_close(a);
+	cr_assert_eq(ipcx_mutex_lock(b, 0), -EDEADLK, "still held by this thread");
+#ifdef IPCX_TSAN_CRITERION_H
+	/* See SECOND: TSan cannot follow this unlock; the lock ends with the test process. */
+	ipcx_mutex_close(b);
+	return;
+#endif
 	cr_assert_eq(ipcx_mutex_unlock(b), 0);
 	cr_assert_eq(ipcx_mutex_lock(b, 0), 0);
 	cr_assert_eq(ipcx_mutex_unlock(b), 0);

@@ -70,7 +70,11 @@ IPCX_API void ipcx_mutex_close(ipcx_mutex *mx);
  */
 IPCX_API int ipcx_mutex_lock(ipcx_mutex *mx, int64_t timeout_ns);
 
-/* ipcx_mutex_lock(mx, 0): never blocks; -EAGAIN when the lock is held. */
+/*
+ * ipcx_mutex_lock(mx, 0): never blocks. -EAGAIN when the lock is held; otherwise the
+ * returns of ipcx_mutex_lock (0, -EOWNERDEAD with the lock held, -ENOTRECOVERABLE,
+ * -EDEADLK, -EIDRM, -EBADMSG, -EINVAL).
+ */
 IPCX_API int ipcx_mutex_trylock(ipcx_mutex *mx);
 
 /*
@@ -82,7 +86,8 @@ IPCX_API int ipcx_mutex_unlock(ipcx_mutex *mx);
 
 /*
  * Marks the mutex consistent after a lock returned -EOWNERDEAD; the calling thread must hold
- * it. Returns 0, -EINVAL (not held after an owner's death, or NULL handle), -EBADMSG.
+ * it. Returns 0, -EPERM (the calling thread does not hold it), -EINVAL (it is not waiting
+ * for recovery after an owner's death, or NULL handle), -EBADMSG. Never blocks.
  */
 IPCX_API int ipcx_mutex_consistent(ipcx_mutex *mx);
 

@@ -39,14 +39,31 @@
  */
 int ipcx__robust_init(pthread_mutex_t *m);
 
-/* The kind word such a mutex carries, for validators to compare against. */
-int ipcx__robust_kind(void);
+/* The calling thread's kernel id, as it appears in lock words; cheap after the first call. */
+uint32_t ipcx__robust_self_tid(void);
 
-/* True when m still carries the kind ipcx__robust_init gave it. */
-bool ipcx__robust_ok(const pthread_mutex_t *m);
+/*
+ * The kind word such a mutex carries, computed once when the library is loaded; -1 if
+ * glibc cannot make robust process-shared mutexes.
+ */
+extern int ipcx__robust_kind_value;
+static inline int ipcx__robust_kind(void)
+{
+	return ipcx__robust_kind_value;
+}
+
+/* True when m still carries the kind ipcx__robust_init gave it. Relaxed: the field is only
+ * ever written by init, or by a hostile peer. */
+static inline bool ipcx__robust_ok(const pthread_mutex_t *m)
+{
+	return __atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED) == ipcx__robust_kind_value;
+}
 
 /* The lock word, read once (relaxed: the callers only report or filter with it). */
-uint32_t ipcx__robust_word(const pthread_mutex_t *m);
+static inline uint32_t ipcx__robust_word(const pthread_mutex_t *m)
+{
+	return (uint32_t)__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED);
+}
 
 /* glibc's owner field, which says when a robust mutex is inconsistent or unrecoverable. */
 enum ipcx__robust_health {
