@@ -26,7 +26,7 @@ static bool spin(_Atomic uint32_t *word, uint32_t expected, int64_t until_ns)
 	}
 }
 
-static void adapt(struct ipcx__spin *sp, int64_t slept_ns)
+void ipcx__spin_adapt(struct ipcx__spin *sp, int64_t slept_ns)
 {
 	uint32_t b = sp->budget_ns;
 
@@ -67,7 +67,7 @@ int ipcx__wait(struct ipcx__spin *sp, _Atomic uint32_t *word, uint32_t expected,
 	r = ipcx__futex_wait(word, expected, d);
 	atomic_fetch_sub_explicit(sleepers, 1, memory_order_relaxed);
 	if (sp->mode == IPCX__WAIT_ADAPTIVE && r == 0)
-		adapt(sp, ipcx__now_ns() - start);
+		ipcx__spin_adapt(sp, ipcx__now_ns() - start);
 	return r;
 }
 
@@ -78,6 +78,85 @@ void ipcx__wake(_Atomic uint32_t *word, _Atomic uint32_t *sleepers, int n)
 	atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load_explicit(sleepers, memory_order_relaxed) != 0)
 		ipcx__futex_wake(word, n);
+}
+
+static bool any_changed(const struct ipcx__waitv *v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		/* Acquire pairs with the releasing change the waker made. */
+		if (atomic_load_explicit(v[i].word, memory_order_acquire) != v[i].expected)
+			return true;
+	return false;
+}
+
+static bool spin_any(const struct ipcx__waitv *v, unsigned n, int64_t until_ns)
+{
+	for (;;) {
+		for (int i = 0; i < 64; i++) {
+			if (any_changed(v, n))
+				return true;
+			ipcx__cpu_relax();
+		}
+		if (ipcx__now_ns() >= until_ns)
+			return false;
+	}
+}
+
+/* The sleep of ipcx__wait_any: futex_waitv, or v[0] alone in slices where it is missing. */
+static int sleep_any(const struct ipcx__waitv *v, unsigned n, ipcx__deadline d)
+{
+	ipcx__deadline slice = d;
+	int r = n == 1 ? -ENOSYS : ipcx__futex_waitv(v, n, d);
+
+	if (r == -ENOSYS) {
+		if (n > 1 && d.at_ns - ipcx__now_ns() > 1000000)
+			slice.at_ns = ipcx__now_ns() + 1000000;
+		r = ipcx__futex_wait(v[0].word, v[0].expected, slice);
+		if (r == -ETIMEDOUT && slice.at_ns != d.at_ns)
+			r = 0;
+	}
+	/* An index, -EINTR (the caller re-checks and calls again with the same deadline), or
+	 * a fault on a bad mapping: all are spurious wake-ups, bounded by the deadline. */
+	return r == -ETIMEDOUT ? r : 0;
+}
+
+int ipcx__wait_any(struct ipcx__spin *sp, const struct ipcx__waitv *v, unsigned n,
+		   _Atomic uint32_t *const *sleepers, ipcx__deadline d)
+{
+	int64_t start, until;
+	int r;
+
+	if (n == 0 || n > 8)
+		return -EINVAL;
+	if (any_changed(v, n))
+		return 0;
+	if (d.at_ns != INT64_MAX && ipcx__deadline_passed(d))
+		return -ETIMEDOUT;
+
+	if (sp->mode != IPCX__WAIT_SLEEP) {
+		start = ipcx__now_ns();
+		until = sp->mode == IPCX__WAIT_SPIN ? d.at_ns : start + sp->budget_ns;
+		if (until > d.at_ns)
+			until = d.at_ns;
+		if (spin_any(v, n, until))
+			return 0;
+		if (sp->mode == IPCX__WAIT_SPIN || until == d.at_ns)
+			return -ETIMEDOUT;
+	}
+
+	start = ipcx__now_ns();
+	/* seq_cst, as in ipcx__wait: each increment is visible before the kernel reads the
+	 * words, pairing with the fence in ipcx__wake. */
+	for (unsigned i = 0; i < n; i++)
+		if (sleepers[i])
+			atomic_fetch_add_explicit(sleepers[i], 1, memory_order_seq_cst);
+	r = sleep_any(v, n, d);
+	for (unsigned i = 0; i < n; i++)
+		if (sleepers[i])
+			atomic_fetch_sub_explicit(sleepers[i], 1, memory_order_relaxed);
+	if (sp->mode == IPCX__WAIT_ADAPTIVE && r == 0)
+		ipcx__spin_adapt(sp, ipcx__now_ns() - start);
+	return r;
 }
 
 /* Spins on a predicate until it holds or until_ns passes. */
@@ -131,7 +210,7 @@ int ipcx__wait_until(struct ipcx__spin *sp, bool (*ready)(void *arg), void *arg,
 	r = ipcx__futex_wait(word, w, d);
 	atomic_fetch_sub_explicit(sleepers, 1, memory_order_relaxed);
 	if (sp->mode == IPCX__WAIT_ADAPTIVE && r == 0)
-		adapt(sp, ipcx__now_ns() - start);
+		ipcx__spin_adapt(sp, ipcx__now_ns() - start);
 	return r;
 }
 

@@ -171,3 +171,96 @@ IPCX_TEST(cli, gc_removes_leftovers_of_dead_creators)
 	cr_expect(exists(live_tmp), "a live creator's file is left alone");
 	tool_result_free(&r);
 }
+
+/* Objects made and held by other processes, seen through the tool. */
+static int hold_event(void *arg)
+{
+	ipcx_event *ev;
+
+	if (ipcx_event_open((const char *)arg, IPCX_CREATE, 0640, &ev) < 0)
+		return 1;
+	pause(); /* until killed, holding its attachment */
+	return 0;
+}
+
+static int count_lines_with(const char *text, const char *needle)
+{
+	int n = 0;
+	for (const char *p = text; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+IPCX_TEST(cli, objects_of_other_processes)
+{
+	struct tool_result r;
+	pid_t a, b;
+	char pidtext[32];
+
+	a = test_fork(hold_event, "shared-ev");
+	b = test_fork(hold_event, "shared-ev");
+	/* Wait until both have attached. */
+	for (int i = 0; i < 2000; i++) {
+		struct ipcx_info in;
+		if (ipcx_stat("shared-ev", &in) == 0 && in.attached == 2)
+			break;
+		usleep(1000);
+	}
+
+	r = tool_run(NULL, "ls", NULL);
+	cr_expect_eq(r.status, 0);
+	cr_expect(strstr(r.out, "shared-ev") && strstr(r.out, "event") && strstr(r.out, "0640"),
+		  "%s", r.out);
+	tool_result_free(&r);
+
+	r = tool_run(NULL, "stat", "shared-ev", NULL);
+	cr_expect_eq(r.status, 0);
+	snprintf(pidtext, sizeof(pidtext), "pid %d alive", (int)a);
+	cr_expect(strstr(r.out, pidtext), "%s", r.out);
+	cr_expect(strstr(r.out, "attached:  2 live, 0 dead"), "%s", r.out);
+	tool_result_free(&r);
+
+	test_kill(a);
+	r = tool_run(NULL, "stat", "shared-ev", "--json", NULL);
+	cr_expect_eq(r.status, 0);
+	cr_expect(strstr(r.out, "\"attached\":1,\"dead\":1"), "%s", r.out);
+	cr_expect_eq(count_lines_with(r.out, "{"), 1, "one JSON object: %s", r.out);
+	tool_result_free(&r);
+
+	/* gc keeps an object while anyone alive holds it ... */
+	r = tool_run(NULL, "gc", NULL);
+	cr_expect(strstr(r.out, "removed 0 files"), "%s", r.out);
+	cr_expect(exists("shared-ev"));
+	tool_result_free(&r);
+
+	/* ... and removes it once every holder is dead. */
+	test_kill(b);
+	r = tool_run(NULL, "ls", NULL);
+	cr_expect(strstr(r.out, "    0     2"), "no live, two dead: %s", r.out);
+	tool_result_free(&r);
+	r = tool_run(NULL, "gc", NULL);
+	cr_expect_eq(r.status, 0);
+	cr_expect(strstr(r.out, "removed shared-ev (every attached process is dead)"), "%s", r.out);
+	cr_expect_not(exists("shared-ev"));
+	tool_result_free(&r);
+}
+
+static int as_nobody_run_tool(void *arg)
+{
+	struct tool_result r;
+
+	if (setgid(65534) < 0 || setuid(65534) < 0)
+		return 100;
+	r = tool_run(NULL, "stat", (const char *)arg, NULL);
+	/* The object is listed, but its contents are not readable by this user. */
+	return r.status == 1 && strncmp(r.err, "EACCES: ", 8) == 0 ? 0 : 1;
+}
+
+IPCX_TEST(cli, permissions_seen_through_the_tool)
+{
+	ipcx_event *ev;
+
+	cr_assert_eq(ipcx_event_open("private-ev", IPCX_CREATE, 0, &ev), 1);
+	cr_expect_eq(test_wait(test_fork(as_nobody_run_tool, "private-ev")), 0);
+	ipcx_event_close(ev);
+}

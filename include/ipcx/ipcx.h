@@ -9,6 +9,9 @@
 
 #include <ipcx/common.h>
 #include <ipcx/obj.h>
+#include <ipcx/event.h>
+#include <ipcx/mutex.h>
+#include <ipcx/sem.h>
 #include <ipcx/chan.h>
 #include <ipcx/topic.h>
 

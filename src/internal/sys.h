@@ -83,8 +83,21 @@ uint64_t ipcx__proc_self(void);
 /* 1 if the process with this identity is alive (a zombie counts as dead), else 0. */
 int ipcx__proc_alive(uint64_t id);
 
+/*
+ * 1 when the process with this identity has certainly ended and been reaped (its pid is
+ * free), else 0. One kill(pid, 0) call: much cheaper than ipcx__proc_alive, but a zombie or
+ * a recycled pid still looks present, so a 0 proves nothing.
+ */
+int ipcx__proc_gone(uint64_t id);
+
 /* The identity of the live process pid, or 0 when there is none. */
 uint64_t ipcx__proc_id_of(pid_t pid);
+
+/*
+ * 1 if thread tid exists (in process pid when pid > 0, else in any process), else 0. A
+ * thread id may be reused once the thread is gone; callers pair it with a process identity.
+ */
+int ipcx__thread_alive(pid_t pid, pid_t tid);
 
 /*
  * Gives the CPU to another runnable thread: a spinner that waits for a peer to finish a

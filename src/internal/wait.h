@@ -59,6 +59,23 @@ int ipcx__wait(struct ipcx__spin *sp, _Atomic uint32_t *word, uint32_t expected,
 void ipcx__wake(_Atomic uint32_t *word, _Atomic uint32_t *sleepers, int n);
 
 /*
+ * Like ipcx__wait, on several words at once (1 <= n <= 8): returns 0 when any word no longer
+ * holds its expected value or a wake-up came (spurious returns allowed), -ETIMEDOUT when the
+ * deadline passed. sleepers[i] (NULL allowed) is incremented around the sleep, so a waker
+ * of word i can skip its system call when nobody sleeps (see ipcx__wake). Sleeps with
+ * futex_waitv; on kernels without it (before 5.16) it sleeps on v[0] alone in slices of
+ * 1 ms, so a change of another word is seen within a slice.
+ */
+int ipcx__wait_any(struct ipcx__spin *sp, const struct ipcx__waitv *v, unsigned n,
+		   _Atomic uint32_t *const *sleepers, ipcx__deadline d);
+
+/*
+ * Adapts an adaptive budget after a wait that slept for slept_ns (see the top of this
+ * file); for callers that sleep on something other than ipcx__wait, such as a mutex.
+ */
+void ipcx__spin_adapt(struct ipcx__spin *sp, int64_t slept_ns);
+
+/*
  * The same policy for a condition that is not a futex word: spins on ready(arg), then
  * sleeps on word. This lets a waiter spin on the very data it wants (a message's header)
  * while the other side touches the futex word only when someone sleeps, through

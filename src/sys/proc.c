@@ -90,6 +90,15 @@ int ipcx__proc_alive(uint64_t id)
 	return make_id(pid, start) == id;
 }
 
+int ipcx__proc_gone(uint64_t id)
+{
+	pid_t pid = ipcx__id_pid(id);
+
+	if (id == 0 || pid == 0)
+		return 0;
+	return kill(pid, 0) < 0 && errno == ESRCH;
+}
+
 static _Atomic uint64_t self_id;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
@@ -117,4 +126,17 @@ uint64_t ipcx__proc_self(void)
 		id = make_id(getpid(), 0);
 	atomic_store_explicit(&self_id, id, memory_order_relaxed);
 	return id;
+}
+
+int ipcx__thread_alive(pid_t pid, pid_t tid)
+{
+	char path[64];
+
+	if (tid <= 0 || pid < 0)
+		return 0;
+	if (pid > 0)
+		snprintf(path, sizeof(path), "/proc/%d/task/%d", (int)pid, (int)tid);
+	else
+		snprintf(path, sizeof(path), "/proc/%d", (int)tid);
+	return access(path, F_OK) == 0;
 }

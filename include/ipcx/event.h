@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * event: a named wait queue. Processes (and threads) wait on it; ipcx_event_set wakes every
+ * waiter and leaves the event set, so later waits return at once until ipcx_event_reset;
+ * ipcx_event_pulse wakes the waiters waiting at that moment and leaves the event unset;
+ * ipcx_event_notify(n) wakes at most n waiters and says how many it woke.
+ *
+ * Guarantees (the protocol is described in docs/event-mutex.md):
+ *   - no wake-up is lost between a waiter's check and its sleep;
+ *   - a signal does not end a wait early: the wait goes on until its original deadline;
+ *   - notify counts exactly the live waiters it selected, and each of them returns 0 from
+ *     its wait, even if its own timeout expires at the same moment. A waiter that died
+ *     while waiting is never counted: the lock each waiter holds while it waits is released
+ *     by the kernel at its death, and notify reclaims its place. The one exception is a
+ *     waiter killed in the instant between notify's liveness check and its selection: it
+ *     is counted, like a waiter killed just after it was woken;
+ *   - removing the event (ipcx_unlink) wakes every waiter with -EIDRM.
+ * Waiters are selected by notify in no fixed order (not FIFO); the scan starts at a
+ * rotating place so that no waiter is passed over forever.
+ *
+ * Handles: every call is process-safe and thread-safe, except that ipcx_event_close must
+ * not run while another thread uses the same handle.
+ */
+#ifndef IPCX_EVENT_H
+#define IPCX_EVENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <ipcx/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ipcx_event ipcx_event;
+
+/* How many waits may be in progress on one event at once, across all processes. */
+#define IPCX_EVENT_MAX_WAITERS 1024
+
+/*
+ * Opens the event called name, creating it (unset) when flags has IPCX_CREATE; mode is the
+ * file mode of a created event (0 means IPCX_DEFAULT_MODE). On success *ret_event is a new
+ * handle, owned by the caller until ipcx_event_close.
+ * Returns 1 when this call created the event, 0 when it opened an existing one, or the
+ * errors listed in ipcx/obj.h (-EINVAL also for a NULL ret_event), -ENOMEM.
+ * -EBADMSG: the object is corrupt (its body fails validation). Does not block.
+ */
+IPCX_API int ipcx_event_open(const char *name, unsigned flags, mode_t mode,
+			     ipcx_event **ret_event);
+
+/* Closes a handle (NULL is ignored). Must not run during another call on the handle. */
+IPCX_API void ipcx_event_close(ipcx_event *ev);
+
+/*
+ * Waits until the event is set, pulsed or notified (selecting this waiter), or the timeout.
+ * Returns at once with 0 when the event is set.
+ * Returns 0 when woken, -EAGAIN when timeout_ns is 0 and the event is not set, -ETIMEDOUT
+ * when the timeout expired, -EIDRM when the event was removed (before or during the wait),
+ * -EUSERS when IPCX_EVENT_MAX_WAITERS waits are in progress already, -EINVAL for a NULL
+ * handle. Blocks (spinning first, as set by ipcx_event_set_wait); signals do not end it.
+ */
+IPCX_API int ipcx_event_wait(ipcx_event *ev, int64_t timeout_ns);
+
+/*
+ * Sets the event: wakes every waiter and makes later waits return at once, until
+ * ipcx_event_reset. Setting a set event does nothing. Returns 0, or -EINVAL for a NULL
+ * handle. Never blocks; makes no system call when nobody sleeps on the event.
+ */
+IPCX_API int ipcx_event_set(ipcx_event *ev);
+
+/* Makes the event unset. Returns 0, or -EINVAL. Never blocks; no system call. */
+IPCX_API int ipcx_event_reset(ipcx_event *ev);
+
+/*
+ * Wakes every process waiting now and leaves the event unset (a set event is reset); a
+ * wait that starts after the pulse blocks. Returns 0, or -EINVAL. Never blocks; makes no
+ * system call when nobody sleeps on the event.
+ */
+IPCX_API int ipcx_event_pulse(ipcx_event *ev);
+
+/*
+ * Wakes at most n of the waiters waiting now (never waits that start later) and returns
+ * how many it woke (0 to n); each of them returns 0 from its wait. Waiters already woken
+ * by a set or pulse that have not returned yet are not counted again. -EINVAL for a NULL
+ * handle. Never blocks; one system call per woken waiter that was asleep, none when nobody
+ * waits. Costs a scan of the waiter table (at most IPCX_EVENT_MAX_WAITERS entries, bounded
+ * by the most waits ever in progress at once).
+ */
+IPCX_API int ipcx_event_notify(ipcx_event *ev, unsigned n);
+
+/*
+ * How this handle's waits wait: IPCX_WAIT_ADAPTIVE (the default), IPCX_WAIT_SPIN or
+ * IPCX_WAIT_SLEEP (see ipcx/common.h). Returns 0, or -EINVAL for an unknown mode.
+ */
+IPCX_API int ipcx_event_set_wait(ipcx_event *ev, unsigned mode);
+
+/* What ipcx_event_get_state reports: a snapshot, which may be stale at once. */
+struct ipcx_event_state {
+	bool set;          /* the event is set */
+	bool removed;      /* the event was removed (ipcx_unlink) */
+	unsigned waiters;  /* waits in progress by live threads, not yet woken */
+	unsigned dead;     /* waiter places still held by waiters that died (reclaimed by the
+			      next notify, or by a wait that finds the table full) */
+};
+
+/*
+ * Reports the event's state. Returns 0, or -EINVAL. Never blocks; reads the waiter table
+ * and changes nothing.
+ */
+IPCX_API int ipcx_event_get_state(ipcx_event *ev, struct ipcx_event_state *ret_state);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

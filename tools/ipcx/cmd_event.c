@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/* `ipcx event`: create, wait on, set, reset, pulse and notify events; their `ipcx stat`. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ipcx/ipcx.h>
+
+#include "cli.h"
+
+static int event_op(ipcx_event *ev, const char *op, const char *arg, int64_t timeout,
+		    const char *name)
+{
+	int r;
+
+	if (strcmp(op, "wait") == 0) {
+		r = ipcx_event_wait(ev, timeout);
+		return r < 0 ? cli_fail(r, "wait on %s", name) : 0;
+	}
+	if (strcmp(op, "notify") == 0) {
+		r = ipcx_event_notify(ev, (unsigned)strtoul(arg, NULL, 10));
+		if (r < 0)
+			return cli_fail(r, "notify %s", name);
+		printf("%d\n", r);
+		return 0;
+	}
+	r = strcmp(op, "set") == 0	 ? ipcx_event_set(ev)
+	    : strcmp(op, "reset") == 0 ? ipcx_event_reset(ev)
+				       : ipcx_event_pulse(ev);
+	return r < 0 ? cli_fail(r, "%s %s", op, name) : 0;
+}
+
+static bool known_op(const char *op)
+{
+	static const char *const ops[] = {"create", "wait", "set", "reset", "pulse", "notify"};
+
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (strcmp(op, ops[i]) == 0)
+			return true;
+	return false;
+}
+
+static int run_event(int argc, char **argv)
+{
+	const char *name, *op, *arg = NULL;
+	int64_t timeout = IPCX_FOREVER;
+	unsigned mode = 0;
+	ipcx_event *ev;
+	int r, status;
+
+	if (argc < 3)
+		return cli_usage(&cli_cmd_event, "missing %s", argc < 2 ? "NAME" : "operation");
+	name = argv[1];
+	op = argv[2];
+	if (!known_op(op))
+		return cli_usage(&cli_cmd_event, "unknown operation '%s'", op);
+	for (int i = 3; i < argc; i++) {
+		if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc && strcmp(op, "wait") == 0) {
+			timeout = cli_parse_seconds(argv[++i]);
+			if (timeout < 0)
+				return cli_usage(&cli_cmd_event, "bad --timeout '%s'", argv[i]);
+		} else if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc &&
+			   strcmp(op, "create") == 0) {
+			if (!cli_parse_mode(argv[++i], &mode))
+				return cli_usage(&cli_cmd_event, "bad --mode '%s'", argv[i]);
+		} else if (strcmp(op, "notify") == 0 && !arg) {
+			uint64_t n;
+			if (!cli_parse_size(argv[i], &n) || n > 0x7fffffff)
+				return cli_usage(&cli_cmd_event, "bad count '%s'", argv[i]);
+			arg = argv[i];
+		} else {
+			return cli_usage(&cli_cmd_event, "unexpected argument '%s'", argv[i]);
+		}
+	}
+	if (strcmp(op, "notify") == 0 && !arg)
+		return cli_usage(&cli_cmd_event, "notify needs a count N");
+
+	if (strcmp(op, "create") == 0) {
+		r = ipcx_event_open(name, IPCX_CREATE | IPCX_EXCL, mode, &ev);
+		if (r < 0)
+			return cli_fail(r, "create %s", name);
+		ipcx_event_close(ev);
+		return 0;
+	}
+	r = ipcx_event_open(name, 0, 0, &ev);
+	if (r < 0)
+		return cli_fail(r, "%s", name);
+	status = event_op(ev, op, arg, timeout, name);
+	ipcx_event_close(ev);
+	return status;
+}
+
+const struct cli_cmd cli_cmd_event = {
+	"event", run_event,
+	"event NAME create [--mode MODE] | wait [--timeout S] | set | reset | pulse | notify N",
+	"Works on an event, a wait queue:\n"
+	"  create   makes a new, unset event (EEXIST if the name is taken)\n"
+	"  wait     waits until the event is set, pulsed or notified; --timeout S gives up\n"
+	"           after S seconds (exit 1, ETIMEDOUT); returns at once if the event is set\n"
+	"  set      wakes every waiter; the event stays set until reset\n"
+	"  reset    makes the event unset\n"
+	"  pulse    wakes the processes waiting now, and leaves the event unset\n"
+	"  notify N wakes at most N waiters and prints how many it woke\n"
+	"ipcx stat NAME shows whether it is set and how many wait.",
+};
+
+static int event_stat(const char *name, bool json)
+{
+	struct ipcx_event_state st;
+	ipcx_event *ev;
+	int r = ipcx_event_open(name, 0, 0, &ev);
+
+	if (r < 0)
+		return r;
+	r = ipcx_event_get_state(ev, &st);
+	ipcx_event_close(ev);
+	if (r < 0)
+		return r;
+	if (json)
+		printf(",\"set\":%s,\"waiters\":%u,\"dead_waiters\":%u", st.set ? "true" : "false",
+		       st.waiters, st.dead);
+	else
+		printf("set:       %s\nwaiters:   %u\ndead waiters: %u\n", st.set ? "yes" : "no",
+		       st.waiters, st.dead);
+	return 0;
+}
+
+const struct cli_kind_stat cli_stat_event = {IPCX_KIND_EVENT, event_stat};
