@@ -107,8 +107,10 @@ bool ipcx__chan_recover(struct ipcx_chan *c, unsigned dead_slot)
 		changed = true;
 		if (to == REC_ORPHAN)
 			atomic_fetch_add_explicit(&b->orphans, 1, memory_order_release);
-		else
+		else {
 			atomic_fetch_add_explicit(&b->dropped, 1, memory_order_relaxed);
+			ipcx__chan_loose(c);
+		}
 	}
 	if (changed) {
 		ipcx__wake_bump(&b->data_word, &b->data_sleepers, INT32_MAX);

@@ -57,8 +57,15 @@ void ipcx__chan_reclaim(struct ipcx_chan *c, bool freed)
 		 * before its space can be written again. */
 		if (atomic_compare_exchange_strong_explicit(&b->head, &head, head + (uint64_t)n,
 							    memory_order_release,
-							    memory_order_relaxed))
+							    memory_order_relaxed)) {
+			uint32_t l = atomic_load_explicit(&b->loose, memory_order_relaxed);
+			/* Saturating: the count is a hint, and a hostile peer may write it. */
+			while (l && !atomic_compare_exchange_weak_explicit(&b->loose, &l, l - 1,
+									   memory_order_relaxed,
+									   memory_order_relaxed))
+				;
 			freed = true;
+		}
 	}
 	if (freed)
 		ipcx__wake_bump(&b->space_word, &b->space_sleepers, INT32_MAX);
@@ -157,6 +164,10 @@ static int claim(struct ipcx_chan *c, size_t bufcap, uint64_t *ret_pos, uint32_t
 			r = -EMSGSIZE;
 			break;
 		}
+		/* Start fetching the payload now: the locked CAS below would otherwise hold
+		 * back the loads of its cache lines until it completes. */
+		for (uint64_t o = CHAN_REC_HDR; o < (uint64_t)n && o < 4 * CHAN_LINE; o += CHAN_LINE)
+			__builtin_prefetch((const uint8_t *)rec_at(c, pos) + o);
 		/* Relaxed: ordered before the claim by the CAS's release. */
 		atomic_store_explicit(mine, pos + 1, memory_order_relaxed);
 		/* Release pairs with the acquire loads of consume in recovery: whoever sees the
@@ -264,11 +275,18 @@ int ipcx_chan_release(ipcx_chan *c)
 	if (atomic_compare_exchange_strong_explicit(&c->b->head, &head,
 						    c->peek_pos + rec_size((uint64_t)len),
 						    memory_order_release, memory_order_relaxed)) {
-		ipcx__chan_reclaim(c, true);
+		/* No walk over the records after ours unless some may be waiting (released
+		 * out of order, padding, skips): the walk would read the header the sender
+		 * writes next and cost it a cache-line transfer. */
+		if (atomic_load_explicit(&c->b->loose, memory_order_relaxed))
+			ipcx__chan_reclaim(c, true);
+		else
+			ipcx__wake_bump(&c->b->space_word, &c->b->space_sleepers, INT32_MAX);
 		return 0;
 	}
 	/* Release pairs with the reclaimer's acquire load of ctl, as above. A plain store:
 	 * the record is ours. */
+	ipcx__chan_loose(c); /* before the DONE store, so no walk passes it uncounted */
 	atomic_store_explicit(&rec_at(c, c->peek_pos)->ctl, want, memory_order_release);
 	ipcx__chan_reclaim(c, false);
 	return 0;

@@ -137,8 +137,10 @@ static int try_take(struct ipcx_chan *c, uint64_t len, uint64_t *ret_pos, uint64
 		}
 		pos = r + pad;
 		if (pos + need - c->head_cache <= c->cap) {
-			if (pad)
+			if (pad) {
+				ipcx__chan_loose(c); /* before the record can be passed */
 				put_header(c, r, (uint32_t)(pad - CHAN_REC_HDR), REC_SKIP);
+			}
 			put_header(c, pos, (uint32_t)len, REC_RESERVED);
 			/* Release pairs with the acquire loads of reserve (stats, recovery). */
 			atomic_store_explicit(&c->b->reserve, pos + need, memory_order_release);
@@ -151,6 +153,7 @@ static int try_take(struct ipcx_chan *c, uint64_t len, uint64_t *ret_pos, uint64
 		}
 		/* Room for the padding only: place it, so the ring's start can be reclaimed
 		 * behind it, and look again from the start of the ring. */
+		ipcx__chan_loose(c);
 		put_header(c, r, (uint32_t)(pad - CHAN_REC_HDR), REC_SKIP);
 		r += pad;
 		atomic_store_explicit(&c->b->reserve, r, memory_order_release);
@@ -222,6 +225,8 @@ static int finish(struct ipcx_chan *c, unsigned state)
 	/* Release pairs with the acquire load of ctl by receivers: the message is complete
 	 * before it is seen committed. The record is ours: recovery touches only records of
 	 * dead slots. */
+	if (state == REC_SKIP)
+		ipcx__chan_loose(c); /* before the record can be passed */
 	atomic_store_explicit(&rec_at(c, c->res_pos)->ctl, rec_ctl(c->res_pos, c->me, state),
 			      memory_order_release);
 	ipcx__wake_bump(&c->b->data_word, &c->b->data_sleepers, 1);

@@ -125,7 +125,8 @@ struct chan_body {
 
 	/* Rarely written. */
 	_Atomic uint32_t orphans;      /* ORPHAN records waiting for a receiver */
-	uint32_t pad6;
+	_Atomic uint32_t loose;        /* a hint: DONE or SKIP records made that a reclaim
+					  walk may have to free (see ipcx_chan_release) */
 	_Atomic uint64_t redelivered;
 	_Atomic uint64_t dropped;
 	uint8_t pad7[CHAN_LINE - 24];
@@ -186,6 +187,12 @@ void ipcx__chan_help_consume(struct ipcx_chan *c, uint64_t pos, uint64_t size);
 
 /* Reclaims released records at head; wakes senders if space was freed (by this call, or
  * by the caller: freed). */
+/* Notes that a DONE or SKIP record was made that only a reclaim walk frees. */
+static inline void ipcx__chan_loose(struct ipcx_chan *c)
+{
+	/* Relaxed: a hint; the walk reads every record's state with acquire itself. */
+	atomic_fetch_add_explicit(&c->b->loose, 1, memory_order_relaxed);
+}
 void ipcx__chan_reclaim(struct ipcx_chan *c, bool freed);
 
 /* Marks a role of this handle in its slot (for stats), once. */
