@@ -586,12 +586,15 @@ static int wait_rec(struct ipcx_semset *s, uint32_t i, ipcx__deadline d)
 			continue;
 		if (ipcx__deadline_passed(d))
 			return finish(s, i, ticket, -ETIMEDOUT);
-		/* A slice ended: look for dead peers and anything a lost wake-up left undone. */
+		/*
+		 * A slice ended: look for dead peers. Taking the lock recovers it from a dead
+		 * holder (who may have completed us without waking us: recovery wakes those).
+		 * Nothing else is re-evaluated here: the kernel re-evaluates waiters only on a
+		 * change, and a needless re-evaluation is visible (where a waiter is counted).
+		 */
 		ipcx__sem_lock(s);
 		if (ipcx__sem_reap(s, true))
 			ipcx__sem_update(s, NULL, 0);
-		else
-			ipcx__sem_update(s, &r->bidx, 1);
 		ipcx__sem_unlock(s);
 	}
 }
@@ -649,6 +652,15 @@ int ipcx_semset_op(ipcx_semset *s, const struct ipcx_sembuf *ops, size_t nops,
 	int r, rec;
 
 	r = check_args(s, ops, nops);
+	if (r == -EFBIG && has_undo(ops, nops) && ipcx__proc_self() == s->obj.who &&
+	    !ipcx__obj_removed(&s->obj)) {
+		/* As semop: the undo structure exists from the first SEM_UNDO call, even one
+		 * that fails with EFBIG (its end then re-evaluates the queue). */
+		ipcx__sem_lock(s);
+		claim_table(s, s->obj.slot, s->obj.who);
+		own_table(s, s->obj.slot, s->obj.who);
+		ipcx__sem_unlock(s);
+	}
 	if (r < 0)
 		return r;
 	b = s->b;
@@ -705,6 +717,16 @@ int ipcx_semset_op(ipcx_semset *s, const struct ipcx_sembuf *ops, size_t nops,
 		return r;
 	}
 	rec = rec_alloc(s, ops, nops, &e);
+	if (rec == -ENOSPC) {
+		/* A waiter completed and killed before it read its result left its record
+		 * DONE: reclaim those, then try once more. */
+		for (uint32_t i = 0; i < IPCX__SEM_NREC; i++)
+			if (atomic_load_explicit(&b->rec[i].state, memory_order_acquire) ==
+				    IPCX__R_DONE &&
+			    !ipcx__sem_rec_alive(s, i))
+				ipcx__sem_rec_free(s, i);
+		rec = rec_alloc(s, ops, nops, &e);
+	}
 	ipcx__sem_unlock(s);
 	if (rec < 0)
 		return rec;

@@ -2,7 +2,7 @@
 /*
  * Differential conformance with the kernel: the same random sequence of operations —
  * multi-semaphore, NOWAIT, wait-for-zero, UNDO, SETVAL, from several processes, some killed
- * or exiting while they hold adjustments or sleep — runs against a System V set
+ * or exiting while they hold adjustments or sleep, SETVAL and SETALL — runs against a System V set
  * (semget/semop/semctl) and an ipcx semset. After every step, once both sides are quiet,
  * the values, the waiter counts, each process's result (or that it still waits) and the
  * last pid of every semaphore must agree.
@@ -295,7 +295,36 @@ static bool settle(ipcx_semset *s, struct view v[2])
 	return false;
 }
 
+static bool compare_views(const struct view v[2]);
+
+/* Both views in full, for the failure message. */
+static void dump(const struct view v[2], char *f, size_t cap)
+{
+	size_t len = strlen(f);
+
+	for (int side = 0; side < 2; side++) {
+		len += (size_t)snprintf(f + len, cap - len, "\n%s:", side ? "ipcx" : "sysv");
+		for (int i = 0; i < NS && len < cap; i++)
+			len += (size_t)snprintf(f + len, cap - len, " [%d v%d n%d z%d p#%d]", i,
+						v[side].val[i], v[side].ncnt[i], v[side].zcnt[i],
+						v[side].pidgen[i]);
+		for (int k = 0; k < NW && len < cap; k++)
+			len += (size_t)snprintf(f + len, cap - len, " w%d:%s%d", k,
+						!pending[k] ? "idle" : v[side].done[k] ? "done" : "wait",
+						v[side].result[k]);
+	}
+}
+
 static bool compare(const struct view v[2])
+{
+	bool ok = compare_views(v);
+
+	if (!ok)
+		dump(v, failure, sizeof(failure));
+	return ok;
+}
+
+static bool compare_views(const struct view v[2])
 {
 	char *f = failure;
 	size_t cap = sizeof(failure);
@@ -449,7 +478,18 @@ static bool run_sequence(uint64_t seed, ipcx_semset **ret_set)
 			stats.exits++;
 			log_step("%d: w%u(g%d) exits\n", step, k, gen[k]);
 			end_worker((int)k, true);
-		} else if (a < 94) {
+		} else if (a < 91) {
+			unsigned short all[NS];
+			int32_t all32[NS];
+
+			for (int i = 0; i < NS; i++)
+				all32[i] = all[i] = (unsigned short)(rnd(&st) % 4);
+			stats.setvals++;
+			log_step("%d: setall %d %d %d %d\n", step, all32[0], all32[1], all32[2],
+				 all32[3]);
+			semctl(sysv_id, 0, SETALL, all);
+			ipcx_semset_setall(s, all32, NS);
+		} else if (a < 95) {
 			uint32_t i = rnd(&st) % NS, val = rnd(&st) % 4;
 			stats.setvals++;
 			log_step("%d: setval %u %u\n", step, i, val);
@@ -516,7 +556,7 @@ Test(sem_conformance, random_sequences_match_kernel, .init = test_setup, .fini =
 	}
 	cr_log_info("%ld sequences from seed %llu agree: %ld worker ops (%ld waited, %ld woken "
 		    "later, %ld EAGAIN, %ld ERANGE), %ld driver ops, %ld kills, %ld clean exits, "
-		    "%ld setvals",
+		    "%ld setval/setall",
 		    seqs, (unsigned long long)first, stats.ops, stats.waited, stats.woken,
 		    stats.eagain, stats.erange, stats.driver_ops, stats.kills, stats.exits,
 		    stats.setvals);
@@ -524,4 +564,91 @@ Test(sem_conformance, random_sequences_match_kernel, .init = test_setup, .fini =
 	 * sequence, as when one seed is replayed, may well do neither). */
 	if (seqs >= 20)
 		cr_expect(stats.waited > 0 && stats.woken > 0 && stats.eagain > 0);
+}
+
+/*
+ * A rule the random sequences do not reach: a process's undo structure exists from its first
+ * SEM_UNDO call, even one that fails (EFBIG, EAGAIN), and its exit re-evaluates the waiting
+ * operations; here that moves a wait-for-zero operation from semaphore 0 to semaphore 1.
+ * Checked on the kernel and on ipcx alike.
+ */
+struct zpair {
+	int z0, z1;
+};
+
+static struct zpair zcounts(ipcx_semset *s)
+{
+	struct zpair z;
+
+	if (s) {
+		z.z0 = ipcx_semset_zcnt(s, 0);
+		z.z1 = ipcx_semset_zcnt(s, 1);
+	} else {
+		z.z0 = semctl(sysv_id, 0, GETZCNT);
+		z.z1 = semctl(sysv_id, 1, GETZCNT);
+	}
+	return z;
+}
+
+static int exit_reevaluates(ipcx_semset *s, uint32_t index)
+{
+	struct ipcx_sembuf zero2[2] = {{1, 0, 0}, {0, 0, 0}}, up = {1, 1, IPCX_SEM_NOWAIT};
+	struct ipcx_sembuf bad = {index, -1, IPCX_SEM_UNDO | IPCX_SEM_NOWAIT};
+	struct zpair z;
+	pid_t w, p;
+	int moved;
+
+	w = fork();
+	if (w == 0) {
+		ipcx_semset *c = NULL;
+		if (s && ipcx_semset_open(set_name, 0, 0, 0, 0, &c) < 0)
+			_exit(1);
+		_exit(s ? ipcx_semset_op(c, zero2, 2, IPCX_FOREVER) : sysv_op(zero2, 2));
+	}
+	for (int t = 0; t < 5000 && zcounts(s).z0 != 1; t++)
+		usleep(1000);
+	z = zcounts(s);
+	cr_assert(z.z0 == 1 && z.z1 == 0);
+	cr_assert_eq(s ? ipcx_semset_op(s, &up, 1, 0) : sysv_op(&up, 1), 0);
+	z = zcounts(s);
+	cr_assert(z.z0 == 1 && z.z1 == 0, "a change with no zero re-evaluates nothing");
+	p = fork();
+	if (p == 0) {
+		ipcx_semset *c = NULL;
+		if (s && ipcx_semset_open(set_name, 0, 0, 0, 0, &c) < 0)
+			_exit(1);
+		(void)(s ? ipcx_semset_op(c, &bad, 1, 0) : sysv_op(&bad, 1));
+		if (s)
+			ipcx_semset_close(c);
+		_exit(0);
+	}
+	reap(p);
+	z = zcounts(s);
+	moved = z.z0 == 0 && z.z1 == 1;
+	kill(w, SIGKILL);
+	reap(w);
+	return moved;
+}
+
+Test(sem_conformance, failed_undo_call_still_counts_at_exit, .init = test_setup,
+     .fini = cleanup)
+{
+	int32_t init[NS] = {4, 0, 0, 1};
+	unsigned short init16[NS] = {4, 0, 0, 1};
+
+	for (uint32_t index = 2; index <= 9; index += 7) { /* EAGAIN, then EFBIG */
+		ipcx_semset *s = NULL;
+
+		sysv_id = semget(IPC_PRIVATE, NS, 0600);
+		cr_assert(sysv_id >= 0);
+		semctl(sysv_id, 0, SETALL, init16);
+		ipcx_unlink(set_name);
+		cr_assert_eq(ipcx_semset_open(set_name, IPCX_CREATE | IPCX_EXCL, 0, NS, 0, &s), 1);
+		ipcx_semset_setall(s, init, NS);
+		cr_expect_eq(exit_reevaluates(NULL, index), 1, "kernel, index %u", index);
+		cr_expect_eq(exit_reevaluates(s, index), 1, "ipcx, index %u", index);
+		ipcx_semset_close(s);
+		semctl(sysv_id, 0, IPC_RMID);
+		sysv_id = -1;
+	}
 }

@@ -56,5 +56,8 @@ extern const struct cli_kind_stat cli_stat_event, cli_stat_mutex, cli_stat_semse
 /* The commands, each defined in its own file. */
 extern const struct cli_cmd cli_cmd_ls, cli_cmd_stat, cli_cmd_rm, cli_cmd_gc, cli_cmd_bench;
 extern const struct cli_cmd cli_cmd_event, cli_cmd_mutex, cli_cmd_sem;
+extern const struct cli_cmd cli_cmd_chan, cli_cmd_send, cli_cmd_recv;
+extern const struct cli_cmd cli_cmd_topic, cli_cmd_pub, cli_cmd_sub;
+extern const struct cli_kind_stat cli_stat_chan, cli_stat_topic;
 
 #endif
