@@ -11,5 +11,6 @@
 #include <ipcx/obj.h>
 #include <ipcx/event.h>
 #include <ipcx/mutex.h>
+#include <ipcx/region.h>
 
 #endif
