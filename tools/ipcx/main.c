@@ -9,7 +9,7 @@
 
 static const struct cli_cmd *const commands[] = {
 	&cli_cmd_ls, &cli_cmd_stat, &cli_cmd_rm, &cli_cmd_gc, &cli_cmd_bench,
-	&cli_cmd_event, &cli_cmd_mutex,
+	&cli_cmd_event, &cli_cmd_mutex, &cli_cmd_region,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -7,5 +7,6 @@
 const struct cli_kind_stat *const cli_kind_stats[] = {
 	&cli_stat_event,
 	&cli_stat_mutex,
+	&cli_stat_region,
 	NULL,
 };
