@@ -14,5 +14,6 @@ const char *bench_ipcx_name(struct bench_env *e, int i);
 
 extern const struct bench_ops bench_ipcx_event_rtt;
 extern const struct bench_ops bench_ipcx_mutex_op;
+extern const struct bench_ops bench_ipcx_region_read, bench_ipcx_mutexcopy_read;
 
 #endif

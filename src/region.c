@@ -309,16 +309,45 @@ static void sync_range(ipcx_region *r, unsigned cur, uint64_t off, uint64_t len)
 		memcpy(r->data[cur ^ 1] + off, r->data[cur] + off, len);
 }
 
-/* Makes the copy being written equal to the current one, from the recorded ranges. */
-static void sync_copies(ipcx_region *r, unsigned cur)
+/*
+ * sync_range without the bytes of [skip_off, skip_off + skip_len), which the caller is
+ * about to overwrite whole: what is left is at most a piece before and a piece after.
+ */
+static void sync_range_except(ipcx_region *r, unsigned cur, uint64_t off, uint64_t len,
+			      uint64_t skip_off, uint64_t skip_len)
+{
+	uint64_t end, skip_end = skip_off + skip_len; /* in range: checked by the caller */
+
+	if (!in_range(off, len, r->size)) {
+		off = 0;
+		len = r->size;
+	}
+	end = off + len;
+	if (skip_len == 0 || end <= skip_off || off >= skip_end) {
+		sync_range(r, cur, off, len);
+		return;
+	}
+	if (off < skip_off)
+		sync_range(r, cur, off, skip_off - off);
+	if (end > skip_end)
+		sync_range(r, cur, skip_end, end - skip_end);
+}
+
+/*
+ * Makes the copy being written equal to the current one, from the recorded ranges, except
+ * for [skip_off, skip_off + skip_len) (skip_len 0: everything).
+ */
+static void sync_copies(ipcx_region *r, unsigned cur, uint64_t skip_off, uint64_t skip_len)
 {
 	struct body *b = r->b;
 
 	/* Relaxed: written by earlier lock holders, ordered by the lock. */
-	sync_range(r, cur, atomic_load_explicit(&b->last_off, memory_order_relaxed),
-		   atomic_load_explicit(&b->last_len, memory_order_relaxed));
-	sync_range(r, cur, atomic_load_explicit(&b->pend_off, memory_order_relaxed),
-		   atomic_load_explicit(&b->pend_len, memory_order_relaxed));
+	sync_range_except(r, cur, atomic_load_explicit(&b->last_off, memory_order_relaxed),
+			  atomic_load_explicit(&b->last_len, memory_order_relaxed), skip_off,
+			  skip_len);
+	sync_range_except(r, cur, atomic_load_explicit(&b->pend_off, memory_order_relaxed),
+			  atomic_load_explicit(&b->pend_len, memory_order_relaxed), skip_off,
+			  skip_len);
 }
 
 static void set_range(_Atomic uint64_t *off, _Atomic uint64_t *len, uint64_t o, uint64_t l)
@@ -340,7 +369,7 @@ static void repair(ipcx_region *r)
 
 	if (g & 1) /* the half-written copy is about to change under nobody: no fence needed */
 		atomic_store_explicit(&b->gen, g & ~1ull, memory_order_relaxed);
-	sync_copies(r, cur);
+	sync_copies(r, cur, 0, 0);
 	set_range(&b->last_off, &b->last_len, 0, 0);
 	set_range(&b->pend_off, &b->pend_len, 0, 0);
 }
@@ -428,8 +457,10 @@ static void unlock(ipcx_region *r)
 	pthread_mutex_unlock(&b->m);
 }
 
-int ipcx_region_begin_write(ipcx_region *r, uint64_t offset, size_t len, int64_t timeout_ns,
-			    void **ret_ptr)
+/* begin_write; with overwrite set the caller writes every byte of the range, so the bytes
+ * of the range need not be brought up to date first. */
+static int begin(ipcx_region *r, uint64_t offset, size_t len, int64_t timeout_ns,
+		 void **ret_ptr, bool overwrite)
 {
 	struct body *b;
 	unsigned cur;
@@ -456,7 +487,7 @@ int ipcx_region_begin_write(ipcx_region *r, uint64_t offset, size_t len, int64_t
 	g = atomic_load_explicit(&b->gen, memory_order_relaxed);
 	n = g >> 1;
 	cur = (unsigned)n & 1;
-	sync_copies(r, cur);
+	sync_copies(r, cur, offset, overwrite ? len : 0);
 	/* Recorded before the copy is touched, so a death from here on is repaired. */
 	set_range(&b->pend_off, &b->pend_len, offset, len);
 	atomic_store_explicit(&b->gen, (n << 1) | 1, memory_order_relaxed);
@@ -471,6 +502,12 @@ int ipcx_region_begin_write(ipcx_region *r, uint64_t offset, size_t len, int64_t
 	atomic_store_explicit(&r->wactive, true, memory_order_relaxed);
 	*ret_ptr = r->data[cur ^ 1] + offset;
 	return 0;
+}
+
+int ipcx_region_begin_write(ipcx_region *r, uint64_t offset, size_t len, int64_t timeout_ns,
+			    void **ret_ptr)
+{
+	return begin(r, offset, len, timeout_ns, ret_ptr, false);
 }
 
 /* True when the calling thread has a write begun on r. */
@@ -531,7 +568,7 @@ int ipcx_region_write(ipcx_region *r, uint64_t offset, const void *buf, size_t l
 
 	if (!buf && len)
 		return -EINVAL;
-	ret = ipcx_region_begin_write(r, offset, len, timeout_ns, &p);
+	ret = begin(r, offset, len, timeout_ns, &p, true);
 	if (ret < 0)
 		return ret;
 	if (len)
