@@ -474,6 +474,8 @@ static int begin(ipcx_region *r, uint64_t offset, size_t len, int64_t timeout_ns
 		return -EIDRM;
 	ret = lock(r, timeout_ns);
 	if (ret == EOWNERDEAD) {
+		/* A thread of this handle may have been the one that died: its write is over. */
+		atomic_store_explicit(&r->wactive, false, memory_order_relaxed);
 		repair(r);
 		pthread_mutex_consistent(&b->m);
 		unlock(r);

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -735,4 +736,58 @@ IPCX_TEST(region, hostile_bytes)
 	ipcx_region_close(r2);
 	ipcx_region_close(r);
 	munmap(body - IPCX__BODY_OFFSET, maplen);
+}
+
+/* A write begun and left: by a thread that exits, or by a process that closed its handle
+ * and exited. The next writer is told, and the data is the last published version. */
+static void *begin_and_exit(void *arg)
+{
+	void *p;
+
+	if (ipcx_region_begin_write(arg, 0, 4, IPCX_FOREVER, &p) != 0)
+		return (void *)1;
+	memcpy(p, "JUNK", 4);
+	return NULL;
+}
+
+static int close_while_writing(void *arg)
+{
+	ipcx_region *r;
+	void *p;
+
+	die_with_parent();
+	if (ipcx_region_open("c", 0, 0, 0, &r) != 0)
+		return 30;
+	if (ipcx_region_begin_write(r, 4, 4, IPCX_FOREVER, &p) != 0)
+		return 31;
+	memcpy(p, "JUNK", 4);
+	ipcx_region_close(r); /* keeps the mapping: the lock is still ours */
+	return 0;
+}
+
+IPCX_TEST(region, write_left_by_exited_thread_or_closed_handle)
+{
+	ipcx_region *r = open_rg("c", 8);
+	char buf[8];
+	pthread_t t;
+	void *ret, *p;
+	uint64_t v;
+
+	cr_assert_eq(ipcx_region_write(r, 0, "abcdefgh", 8, 0), 0);
+	cr_assert_eq(pthread_create(&t, NULL, begin_and_exit, r), 0);
+	cr_assert_eq(pthread_join(t, &ret), 0);
+	cr_assert_null(ret);
+	cr_assert_eq(ipcx_region_commit(r), -EPERM, "not this thread's write");
+	cr_assert_eq(ipcx_region_begin_write(r, 0, 1, 0, &p), -EOWNERDEAD);
+	cr_assert_eq(ipcx_region_read(r, 0, buf, 8, &v), 0);
+	cr_assert_eq(memcmp(buf, "abcdefgh", 8), 0);
+	cr_assert_eq(v, 1);
+
+	cr_assert_eq(test_wait(test_fork(close_while_writing, NULL)), 0);
+	cr_assert_eq(ipcx_region_write(r, 0, "A", 1, 1000000000), -EOWNERDEAD);
+	cr_assert_eq(ipcx_region_write(r, 0, "A", 1, 1000000000), 0);
+	cr_assert_eq(ipcx_region_read(r, 0, buf, 8, &v), 0);
+	cr_assert_eq(memcmp(buf, "Abcdefgh", 8), 0);
+	cr_assert_eq(v, 2);
+	ipcx_region_close(r);
 }
