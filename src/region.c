@@ -75,7 +75,7 @@ struct ipcx_region {
 	_Atomic uint32_t budget;
 	/* The write in progress; written only by the thread holding the lock. */
 	_Atomic bool wactive;
-	pthread_t wthread;
+	_Atomic(pthread_t) wthread; /* atomic: a wrong thread's commit may read it meanwhile */
 	uint64_t wgen;             /* n when the write began */
 	uint64_t woff, wlen;
 };
@@ -497,7 +497,7 @@ static int begin(ipcx_region *r, uint64_t offset, size_t len, int64_t timeout_ns
 	 * acquire fence before its second load of gen (the seqlock's write barrier). */
 	atomic_thread_fence(memory_order_release);
 
-	r->wthread = pthread_self();
+	atomic_store_explicit(&r->wthread, pthread_self(), memory_order_relaxed);
 	r->wgen = n;
 	r->woff = offset;
 	r->wlen = len;
@@ -515,8 +515,11 @@ int ipcx_region_begin_write(ipcx_region *r, uint64_t offset, size_t len, int64_t
 /* True when the calling thread has a write begun on r. */
 static bool mine(ipcx_region *r)
 {
+	/* Relaxed: only the thread that stored both can find itself here; another thread reads
+	 * some other thread's id and is turned away. */
 	return atomic_load_explicit(&r->wactive, memory_order_relaxed) &&
-	       pthread_equal(r->wthread, pthread_self());
+	       pthread_equal(atomic_load_explicit(&r->wthread, memory_order_relaxed),
+			     pthread_self());
 }
 
 int ipcx_region_commit(ipcx_region *r)
