@@ -77,6 +77,7 @@ struct ipcx_region {
 	_Atomic bool wactive;
 	_Atomic(pthread_t) wthread; /* atomic: a wrong thread's commit may read it meanwhile */
 	uint64_t wgen;             /* n when the write began */
+	uint32_t wtid;             /* the lock word's owner then: our thread id */
 	uint64_t woff, wlen;
 };
 
@@ -499,6 +500,7 @@ static int begin(ipcx_region *r, uint64_t offset, size_t len, int64_t timeout_ns
 
 	atomic_store_explicit(&r->wthread, pthread_self(), memory_order_relaxed);
 	r->wgen = n;
+	r->wtid = ipcx__robust_word(&b->m) & IPCX__FUTEX_TID_MASK;
 	r->woff = offset;
 	r->wlen = len;
 	atomic_store_explicit(&r->wactive, true, memory_order_relaxed);
@@ -517,9 +519,12 @@ static bool mine(ipcx_region *r)
 {
 	/* Relaxed: only the thread that stored both can find itself here; another thread reads
 	 * some other thread's id and is turned away. */
-	return atomic_load_explicit(&r->wactive, memory_order_relaxed) &&
-	       pthread_equal(atomic_load_explicit(&r->wthread, memory_order_relaxed),
-			     pthread_self());
+	if (!atomic_load_explicit(&r->wactive, memory_order_relaxed) ||
+	    !pthread_equal(atomic_load_explicit(&r->wthread, memory_order_relaxed), pthread_self()))
+		return false;
+	/* A thread that began a write and exited leaves wactive set, and a new thread may get
+	 * its pthread_t; the kernel cleared the dead thread's id from the lock word, though. */
+	return (ipcx__robust_word(&r->b->m) & IPCX__FUTEX_TID_MASK) == r->wtid;
 }
 
 int ipcx_region_commit(ipcx_region *r)
