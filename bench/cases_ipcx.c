@@ -17,6 +17,10 @@ const struct bench_case bench_cases_ipcx[] = {
 	{"ipcx.sem.op", BENCH_OP, "op", NULL, 0, &bench_ipcx_sem_op, NULL},
 	{"ipcx.sem.op2", BENCH_OP, "op2", NULL, 0, &bench_ipcx_sem_op2, NULL},
 	{"ipcx.mutex.op", BENCH_OP, "op", NULL, 0, &bench_ipcx_mutex_op, NULL},
+	{"ipcx.region.read.64", BENCH_OP, "region.read.64", NULL, 64, &bench_ipcx_region_read, NULL},
+	{"ipcx.mutexcopy.read.64", BENCH_OP, "region.read.64", NULL, 64, &bench_ipcx_mutexcopy_read, NULL},
+	{"ipcx.region.read.4k", BENCH_OP, "region.read.4k", NULL, 4096, &bench_ipcx_region_read, NULL},
+	{"ipcx.mutexcopy.read.4k", BENCH_OP, "region.read.4k", NULL, 4096, &bench_ipcx_mutexcopy_read, NULL},
 	{"ipcx.chan.rtt.64.spin", BENCH_RTT, "rtt", SPIN_FLOOR, 64, &bench_ipcx_chan_rtt_spin, NULL},
 	{"ipcx.chan.rtt.64.adaptive", BENCH_RTT, "rtt", SPIN_FLOOR, 64, &bench_ipcx_chan_rtt_adaptive, NULL},
 	{"ipcx.chan.rtt.64.sleep", BENCH_RTT, "rtt", FUTEX_FLOOR, 64, &bench_ipcx_chan_rtt_sleep, NULL},
@@ -27,5 +31,9 @@ const struct bench_case bench_cases_ipcx[] = {
 	{"ipcx.topic.fanout.1", BENCH_TPUT, "fanout", NULL, 64, &bench_ipcx_topic_fanout_1, NULL},
 	{"ipcx.topic.fanout.4", BENCH_TPUT, "fanout", NULL, 64, &bench_ipcx_topic_fanout_4, NULL},
 	{"ipcx.topic.fanout.16", BENCH_TPUT, "fanout", NULL, 64, &bench_ipcx_topic_fanout_16, NULL},
+	/* Issue 6's waiting rows: a wake-up through a pollable descriptor, and through a
+	 * wait-set, once those exist. */
+	{"ipcx.fd.rtt", BENCH_RTT, "rtt", FUTEX_FLOOR, 0, NULL, NOT_YET},
+	{"ipcx.waitset.rtt", BENCH_RTT, "rtt", SPIN_FLOOR, 0, NULL, NOT_YET},
 	{NULL, 0, NULL, NULL, 0, NULL, NULL},
 };
