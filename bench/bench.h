@@ -82,6 +82,8 @@ struct bench_ops {
 	size_t local_size;
 	bool sweep;        /* takes part in the latency-vs-size sweep (BENCH_RTT only) */
 	bool needs_roudi;  /* needs the iceoryx daemon started by the harness */
+	bool time_sender;  /* BENCH_TPUT: the figure is the sender's time per message alone
+			      (for a sender that never waits for its receivers) */
 	int receivers;     /* BENCH_TPUT: processes on side 1 (0 means 1), up to
 			    * BENCH_MAX_RECEIVERS, for one-to-many cases (topic fan-out) */
 };

@@ -39,7 +39,7 @@ struct ctl {
 	uint64_t warm, samples, loop, check_every; /* written before plan_ready (release) */
 	_Atomic uint64_t stop_at;  /* side 1 stops after this many steps (side 0 ran short) */
 	uint64_t loop_done;        /* TPUT: messages in the timed stretch */
-	int64_t t_start, t_end[MAX_PROCS];
+	int64_t t_start, t_end[MAX_PROCS]; /* t_end[0]: the producer's last send */
 	double mean_ns;
 	uint64_t nsamples;
 	char why[MAX_PROCS][BENCH_WHY];
@@ -318,6 +318,7 @@ static int run_producer(struct bench_env *e, struct ctl *ctl, int receivers, dou
 	ctl->t_start = bench_now_ns();
 	if ((r = steps0(e, ctl, ctl->loop, ctl->t_start + b, &made)) < 0)
 		return r;
+	ctl->t_end[0] = bench_now_ns();
 	ctl->loop_done = made;
 	if (n_done < FIRST_STEPS + ctl->warm + ctl->loop) {
 		/* The one more message is inside the timed stretch: count it. */
@@ -541,9 +542,10 @@ int bench_run_case(const struct bench_case *c, size_t size, double budget_ns, un
 		goto teardown;
 
 	if (c->shape == BENCH_TPUT) {
-		/* Until the last receiver has the last message. */
+		/* Until the last receiver has the last message, or for a case that measures the
+		 * sender's cost alone, until the sender has sent it. */
 		int64_t end = 0;
-		for (int p = 1; p < nproc; p++)
+		for (int p = c->ops->time_sender ? 0 : 1; p < (c->ops->time_sender ? 1 : nproc); p++)
 			if (ctl->t_end[p] > end)
 				end = ctl->t_end[p];
 		double el = (double)(end - ctl->t_start);

@@ -116,6 +116,19 @@ static int claim_orphan(struct ipcx_chan *c, uint32_t orphans, size_t bufcap,
 }
 
 /*
+ * Whether consume has moved past pos since the caller read it. Another receiver may take a
+ * record, and a sender reuse its space, between our read of consume and our read of the
+ * record's header, which then holds another message's bytes: consume only grows, so a
+ * record whose header looks wrong (or too long for our buffer) counts only while it is
+ * still the oldest unclaimed one. The fence orders the header reads before this one.
+ */
+static bool moved_on(struct chan_body *b, uint64_t pos)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+	return atomic_load_explicit(&b->consume, memory_order_relaxed) != pos;
+}
+
+/*
  * Claims the oldest committed record: 1 with *ret_pos and *ret_len, 0 when there is none
  * to take now, -EMSGSIZE when it is longer than bufcap (left in place), -EBADMSG.
  *
@@ -143,8 +156,8 @@ static int claim(struct ipcx_chan *c, size_t bufcap, uint64_t *ret_pos, uint32_t
 	while (limit--) {
 		pos = atomic_load_explicit(&b->consume, memory_order_relaxed);
 		n = ipcx__chan_read_rec(c, pos, &ctl, &len);
-		if (n < 0 && atomic_load_explicit(&b->consume, memory_order_acquire) != pos)
-			continue; /* the record was taken and its space reused while we read it */
+		if (n < 0 && moved_on(b, pos))
+			continue;
 		if (n <= 0) {
 			r = (int)n; /* nothing written there yet: empty (or a corrupt header) */
 			break;
@@ -157,9 +170,7 @@ static int claim(struct ipcx_chan *c, size_t bufcap, uint64_t *ret_pos, uint32_t
 			continue;
 		}
 		if (len > bufcap) {
-			/* Only if it is still the oldest: a stale read may have seen a length
-			 * from after the record was taken and its space reused. */
-			if (atomic_load_explicit(&b->consume, memory_order_acquire) != pos)
+			if (moved_on(b, pos))
 				continue;
 			r = -EMSGSIZE;
 			break;

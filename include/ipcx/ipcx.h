@@ -14,5 +14,6 @@
 #include <ipcx/sem.h>
 #include <ipcx/chan.h>
 #include <ipcx/topic.h>
+#include <ipcx/region.h>
 
 #endif

@@ -10,5 +10,6 @@ const struct cli_kind_stat *const cli_kind_stats[] = {
 	&cli_stat_semset,
 	&cli_stat_chan,
 	&cli_stat_topic,
+	&cli_stat_region,
 	NULL,
 };
