@@ -381,6 +381,65 @@ static bool got_zero(struct ipcx_semset *s, const uint32_t *idx, uint32_t n)
 	return false;
 }
 
+static int try_rec(struct ipcx_semset *s, struct scan *sc, uint32_t i, bool consts);
+
+/* A waiting single wait-for-zero entry: its semaphore, or -1 for any other record. */
+static int64_t simple_const(struct ipcx_semset *s, uint32_t i)
+{
+	const struct ipcx__sem_recop *o = &s->b->recop[i * IPCX__SEM_REC_OPS];
+
+	if (s->b->rec[i].nops != 1 || o->delta != 0)
+		return -1;
+	return o->idxf & 0xffffff;
+}
+
+/*
+ * Completes the wait-for-zero operations that a change to semaphores idx[0..n-1] (NULL: any)
+ * allows, in the kernel's order (do_smart_wakeup_zero): first the single-entry ones, by
+ * semaphore in the order of idx (or of index), each semaphore's in arrival order; then, if
+ * any of those semaphores is zero, the multi-entry ones in arrival order. The order shows in
+ * the last pid.
+ */
+static void const_pass(struct ipcx_semset *s, struct scan *sc, const uint32_t *idx,
+		       uint32_t n)
+{
+	uint32_t m = queue_order(s, sc->order), pick[IPCX__SEM_NREC], np = 0;
+	bool zero = false;
+
+	if (idx) {
+		for (uint32_t j = 0; j < n; j++) {
+			if (ipcx__sem_val(atomic_load_explicit(&s->b->sems[idx[j]],
+							       memory_order_relaxed)) != 0)
+				continue;
+			zero = true;
+			for (uint32_t q = 0; q < m; q++)
+				if (simple_const(s, sc->order[q]) == idx[j])
+					try_rec(s, sc, sc->order[q], true);
+		}
+	} else {
+		zero = got_zero(s, NULL, 0);
+		/* By semaphore index, stable: arrival order within one semaphore. */
+		for (uint32_t q = 0; q < m; q++) {
+			int64_t k = simple_const(s, sc->order[q]);
+			uint32_t j;
+
+			if (k < 0)
+				continue;
+			for (j = np; j > 0 && simple_const(s, pick[j - 1]) > k; j--)
+				pick[j] = pick[j - 1];
+			pick[j] = sc->order[q];
+			np++;
+		}
+		for (uint32_t j = 0; j < np; j++)
+			try_rec(s, sc, pick[j], true);
+	}
+	if (!zero)
+		return;
+	for (uint32_t q = 0; q < m; q++)
+		if (s->b->rec[sc->order[q]].nops != 1)
+			try_rec(s, sc, sc->order[q], true);
+}
+
 /*
  * Tries to complete waiting record i (a head, WAITING). Returns 1 when it completed and
  * changed values, 0 otherwise.
@@ -392,6 +451,8 @@ static int try_rec(struct ipcx_semset *s, struct scan *sc, uint32_t i, bool cons
 	size_t n = 0;
 	int res;
 
+	if (atomic_load_explicit(&r->state, memory_order_relaxed) != IPCX__R_WAITING)
+		return 0; /* completed earlier in this pass */
 	res = rec_ops(s, i, sc->ops, &n);
 	if (res == 0) {
 		bool alter = false;
@@ -436,10 +497,12 @@ static int try_rec(struct ipcx_semset *s, struct scan *sc, uint32_t i, bool cons
 	if (atomic_load_explicit(&b->nwaiting, memory_order_relaxed) > 0)
 		atomic_fetch_sub_explicit(&b->nwaiting, 1, memory_order_relaxed);
 	if (res == 0 && sc->e.alters) {
-		/* As the kernel: wait-for-zero ops first, then rescan from the oldest. */
-		if (got_zero(s, sc->e.idx, sc->e.n))
-			for (uint32_t q = 0, m = queue_order(s, sc->order); q < m; q++)
-				try_rec(s, sc, sc->order[q], true);
+		/* As the kernel: wait-for-zero ops first, then rescan from the oldest. The
+		 * semaphores it touched are copied: the pass reuses the scratch. */
+		uint32_t touched[IPCX_SEM_OPS_MAX], nt = sc->e.n;
+
+		memcpy(touched, sc->e.idx, nt * sizeof(touched[0]));
+		const_pass(s, sc, touched, nt);
 		return 1;
 	}
 	return 0;
@@ -455,9 +518,7 @@ void ipcx__sem_update(struct ipcx_semset *s, const uint32_t *idx, uint32_t n)
 
 	if (atomic_load_explicit(&s->b->nwaiting, memory_order_relaxed) == 0)
 		return;
-	if (got_zero(s, idx, n))
-		for (uint32_t q = 0, m = queue_order(s, sc.order); q < m; q++)
-			try_rec(s, &sc, sc.order[q], true);
+	const_pass(s, &sc, idx, n);
 	/* Each completion that changes values removes a record: at most NREC restarts. */
 	for (uint32_t pass = 0; pass <= IPCX__SEM_NREC; pass++) {
 		uint32_t m = queue_order(s, sc.order), q;
