@@ -265,6 +265,50 @@ bool ipcx__sem_rec_alive(struct ipcx_semset *s, uint32_t i)
 	return ipcx__proc_alive(r->who) != 0;
 }
 
+/*
+ * The kernel keeps waiting single-entry operations on per-semaphore lists while no
+ * multi-entry operation waits, and when one starts to wait it splices those lists to the
+ * front of the global queue in descending semaphore order (merge_queues: each list_splice
+ * goes to the head), keeping each semaphore's own order. The completion order among them
+ * then shows (through wait-for-zero operations with NOWAIT evaluated in between), so the
+ * same reordering is done here, on the tickets: the waiting single-entry operations that
+ * change a value take the same set of tickets, dealt out in that order. Lock held.
+ */
+static void merge_order(struct ipcx_semset *s)
+{
+	struct ipcx__sem_body *b = s->b;
+	uint32_t hi = ipcx__sem_rec_hi(b), n = 0, rec[IPCX__SEM_NREC];
+	uint64_t tk[IPCX__SEM_NREC];
+
+	for (uint32_t i = 0; i < hi; i++) {
+		const struct ipcx__sem_recop *o = &b->recop[i * IPCX__SEM_REC_OPS];
+		uint32_t j;
+
+		if (atomic_load_explicit(&b->rec[i].state, memory_order_relaxed) != IPCX__R_WAITING)
+			continue;
+		if (b->rec[i].nops != 1)
+			return; /* a multi-entry operation waits already: merged */
+		if (o->delta == 0)
+			continue; /* wait-for-zero: stays on its semaphore's own list */
+		/* Insert by (semaphore descending, ticket ascending); tickets sorted apart. */
+		for (j = n; j > 0; j--) {
+			const struct ipcx__sem_recop *p = &b->recop[rec[j - 1] * IPCX__SEM_REC_OPS];
+			uint32_t pi = p->idxf & 0xffffff, oi = o->idxf & 0xffffff;
+
+			if (pi > oi || (pi == oi && b->rec[rec[j - 1]].ticket < b->rec[i].ticket))
+				break;
+			rec[j] = rec[j - 1];
+		}
+		rec[j] = i;
+		for (j = n; j > 0 && tk[j - 1] > b->rec[i].ticket; j--)
+			tk[j] = tk[j - 1];
+		tk[j] = b->rec[i].ticket;
+		n++;
+	}
+	for (uint32_t j = 0; j < n; j++)
+		b->rec[rec[j]].ticket = tk[j];
+}
+
 /* Takes a run of free records for an op of nops entries; returns the head or -ENOSPC. */
 static int rec_alloc(struct ipcx_semset *s, const struct ipcx_sembuf *ops, size_t nops,
 		     const struct ipcx__sem_eval *e)
@@ -281,6 +325,8 @@ static int rec_alloc(struct ipcx_semset *s, const struct ipcx_sembuf *ops, size_
 	if (run < k)
 		return -ENOSPC;
 	i -= k;
+	if (nops > 1)
+		merge_order(s);
 	/* Nothing waits: the scan bound starts over (a crash that hid a waiter from nwaiting
 	 * is mended by recovery, which recomputes both). */
 	if (atomic_load_explicit(&b->nwaiting, memory_order_relaxed) == 0)
