@@ -271,8 +271,8 @@ bool ipcx__sem_rec_alive(struct ipcx_semset *s, uint32_t i)
  * front of the global queue in descending semaphore order (merge_queues: each list_splice
  * goes to the head), keeping each semaphore's own order. The completion order among them
  * then shows (through wait-for-zero operations with NOWAIT evaluated in between), so the
- * same reordering is done here, on the tickets: the waiting single-entry operations that
- * change a value take the same set of tickets, dealt out in that order. Lock held.
+ * same reordering is done here, on the queue order: the waiting single-entry operations that
+ * change a value take the same set of order keys, dealt out in that order. Lock held.
  */
 static void merge_order(struct ipcx_semset *s)
 {
@@ -290,23 +290,23 @@ static void merge_order(struct ipcx_semset *s)
 			return; /* a multi-entry operation waits already: merged */
 		if (o->delta == 0)
 			continue; /* wait-for-zero: stays on its semaphore's own list */
-		/* Insert by (semaphore descending, ticket ascending); tickets sorted apart. */
+		/* Insert by (semaphore descending, order ascending); keys sorted apart. */
 		for (j = n; j > 0; j--) {
 			const struct ipcx__sem_recop *p = &b->recop[rec[j - 1] * IPCX__SEM_REC_OPS];
 			uint32_t pi = p->idxf & 0xffffff, oi = o->idxf & 0xffffff;
 
-			if (pi > oi || (pi == oi && b->rec[rec[j - 1]].ticket < b->rec[i].ticket))
+			if (pi > oi || (pi == oi && b->rec[rec[j - 1]].order < b->rec[i].order))
 				break;
 			rec[j] = rec[j - 1];
 		}
 		rec[j] = i;
-		for (j = n; j > 0 && tk[j - 1] > b->rec[i].ticket; j--)
+		for (j = n; j > 0 && tk[j - 1] > b->rec[i].order; j--)
 			tk[j] = tk[j - 1];
-		tk[j] = b->rec[i].ticket;
+		tk[j] = b->rec[i].order;
 		n++;
 	}
 	for (uint32_t j = 0; j < n; j++)
-		b->rec[rec[j]].ticket = tk[j];
+		b->rec[rec[j]].order = tk[j];
 }
 
 /* Takes a run of free records for an op of nops entries; returns the head or -ENOSPC. */
@@ -346,6 +346,7 @@ static int rec_alloc(struct ipcx_semset *s, const struct ipcx_sembuf *ops, size_
 	r = &b->rec[i];
 	r->who = ipcx__proc_self();
 	r->ticket = ticket;
+	r->order = ticket;
 	r->nops = (uint32_t)nops;
 	r->slot = s->obj.slot;
 	r->bidx = bi;
@@ -388,8 +389,8 @@ static uint32_t queue_order(struct ipcx_semset *s, uint16_t *order)
 		if (atomic_load_explicit(&b->rec[i].state, memory_order_acquire) !=
 		    IPCX__R_WAITING)
 			continue;
-		t = b->rec[i].ticket;
-		for (j = n; j > 0 && b->rec[order[j - 1]].ticket > t; j--)
+		t = b->rec[i].order;
+		for (j = n; j > 0 && b->rec[order[j - 1]].order > t; j--)
 			order[j] = order[j - 1];
 		order[j] = (uint16_t)i;
 		n++;
