@@ -7,7 +7,9 @@ CTEST = ctest --output-on-failure --timeout 600 -j $(JOBS)
 FUZZ_SECONDS ?= 30
 PREFIX ?= /usr/local
 
-.PHONY: all build run test asan tsan fuzz bench install clean format conformance deps-build deps-test deps-bench deps-fuzz
+SECONDS ?= 60
+
+.PHONY: all build run test asan tsan fuzz bench install clean format conformance stress-msg deps-build deps-test deps-bench deps-fuzz
 
 all: build
 
@@ -59,6 +61,21 @@ fuzz: deps-fuzz
 		-DIPCX_BENCH=OFF >/dev/null
 	cmake --build build-fuzz -j $(JOBS)
 	scripts/run-fuzz.sh build-fuzz/bin $(FUZZ_SECONDS)
+
+# A long run of the channel and topic stress tests (SIGKILLs at random, every message
+# checked), in rounds of at most 20 s so each round's bookkeeping stays small.
+stress-msg: deps-test build
+	@end=$$(( $$(date +%s) + $(SECONDS) )); round=0; \
+	while [ $$(date +%s) -lt $$end ]; do \
+		left=$$(( end - $$(date +%s) )); [ $$left -gt 20 ] && left=20; \
+		round=$$((round + 1)); echo "stress-msg: round $$round ($$left s)"; \
+		for t in chan_crash topic_crash; do \
+			IPCX_STRESS_SECONDS=$$left build/bin/test_$$t --filter "$$t/stress*" \
+				--verbose >build/stress-msg.log 2>&1; st=$$?; \
+			grep -E 'stress|FAIL|Assert|Synthesis' build/stress-msg.log; \
+			[ $$st -eq 0 ] || { echo "stress-msg: failed, see build/stress-msg.log"; exit 1; }; \
+		done; \
+	done
 
 bench: deps-bench build
 	build/bin/ipcx bench $(BENCH_ARGS)

@@ -26,7 +26,10 @@
  *   BENCH_RTT   side 0 sends env->size bytes and waits for the reply (one round trip, timed);
  *               side 1 waits for a message and replies. Side 0 runs on CPU 0, side 1 on CPU 1.
  *   BENCH_TPUT  side 0 sends one message of env->size bytes; side 1 receives one.
- *               Both sides make exactly the same number of calls.
+ *               Both sides make exactly the same number of calls. With ops->receivers N > 1,
+ *               N processes take side 1 (env->receiver tells them apart; all on CPU 1),
+ *               each making as many calls as side 0: every one receives every message.
+ *               The time per message runs until the last receiver has the last one.
  *   BENCH_OP    one process (CPU 0) does one operation; side is always 0.
  * step returns 0, or -errno on failure (the case is then reported as failed, with the reason).
  * A hook may put a longer reason in env->why (bench_fail() does both).
@@ -38,7 +41,11 @@
  *
  * Order: setup (harness) -> fork -> side 1 open -> side 0 open -> both pin themselves ->
  * warm-up -> timed samples -> un-instrumented loop -> close -> exit -> teardown (harness).
- * Side 1 opens first so that it can bind/listen/subscribe before side 0 connects.
+ * Side 1 opens first so that it can bind/listen/subscribe before side 0 connects. Nobody
+ * closes before every side is done. Sides leave through exit(), so that a peer library's
+ * destructors run: an atexit handler a setup registers in the harness runs in every side
+ * too, and must check getpid() (see bench_ipcx_dir).
+ * A BENCH_RTT case with ops->sweep also runs in `--sweep`, at sizes from 64 B to 4 MiB.
  * A case that cannot run at all has ops == NULL and says why in `skip` ("not built yet"); a peer
  * may also decide at run time in ops->available(), which returns NULL or a reason.
  */
@@ -59,6 +66,7 @@ struct bench_env {
 	const char *tag;   /* unique name stem for objects, sockets, queues */
 	int fd[4];         /* free for setup to fill (pipes, sockets); -1 when unused */
 	long id;           /* free for setup (a System V id, ...) */
+	int receiver;      /* on side 1: which receiver this process is, 0 .. receivers-1 */
 	char *why;         /* a reason, up to BENCH_WHY bytes, shown when the case fails */
 };
 #define BENCH_WHY 200
@@ -74,7 +82,12 @@ struct bench_ops {
 	size_t local_size;
 	bool sweep;        /* takes part in the latency-vs-size sweep (BENCH_RTT only) */
 	bool needs_roudi;  /* needs the iceoryx daemon started by the harness */
+	bool time_sender;  /* BENCH_TPUT: the figure is the sender's time per message alone
+			      (for a sender that never waits for its receivers) */
+	int receivers;     /* BENCH_TPUT: processes on side 1 (0 means 1), up to
+			    * BENCH_MAX_RECEIVERS, for one-to-many cases (topic fan-out) */
 };
+#define BENCH_MAX_RECEIVERS 16
 
 struct bench_case {
 	const char *name;       /* fixed: scripts and the README read it */
@@ -117,6 +130,6 @@ int64_t bench_now_ns(void);             /* CLOCK_MONOTONIC */
 /* The iceoryx daemon (roudi.c). */
 int bench_roudi_start(char *why, size_t whylen);  /* 0, or -errno with why filled */
 void bench_roudi_stop(void);
-void bench_roudi_cleanup_stale(void);
+void bench_cleanup_stale(void);  /* our files in /tmp left by runs that were killed */
 
 #endif

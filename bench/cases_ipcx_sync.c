@@ -31,7 +31,8 @@ int bench_ipcx_dir(struct bench_env *e)
 {
 	if (dir[0])
 		return 0;
-	snprintf(dir, sizeof(dir), "/tmp/ipcx-bench.XXXXXX");
+	/* Named after the harness, so that a later run removes it if this one is killed. */
+	snprintf(dir, sizeof(dir), "/tmp/ipcxb-%d-ipcx.XXXXXX", (int)getpid());
 	if (!mkdtemp(dir)) {
 		dir[0] = '\0';
 		return bench_fail(e, -errno, "cannot make a namespace directory");

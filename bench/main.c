@@ -356,15 +356,15 @@ int main(int argc, char **argv)
 	for (int i = 0; i < n; i++)
 		if (rows[i].status == BENCH_SKIPPED && (!sweep || i == 0 || rows[i].c != rows[i - 1].c))
 			fprintf(stderr, "skipped: %s: %s\n", rows[i].c->name, rows[i].why);
-	bench_roudi_cleanup_stale();
+	bench_cleanup_stale();
 	start_roudi_if_needed(rows, n);
 	run_rounds(rows, n, nrounds, budget_ms * 1e6);
 	bench_roudi_stop();
 	if (interrupted) {
+		/* exit, not a re-raised signal: the atexit clean-ups (the ipcx namespace) run. */
 		fprintf(stderr, "ipcx-bench: interrupted\n");
-		signal(interrupted, SIG_DFL);
-		raise(interrupted);
-		return 128 + interrupted;
+		free(rows);
+		exit(128 + interrupted);
 	}
 	for (int i = 0; i < n; i++) {
 		if (rows[i].status == BENCH_FAILED)

@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -57,7 +58,13 @@ static bool pid_alive(long pid)
 	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
 }
 
-/* Sockets and files of ours ("/tmp/ipcxb-<pid>-...") whose run is gone. */
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	remove(path);
+	return 0;
+}
+
+/* Sockets, files and directories of ours ("/tmp/ipcxb-<pid>-...") whose run is gone. */
 static void cleanup_our_tmp(void)
 {
 	DIR *d = opendir("/tmp");
@@ -73,21 +80,29 @@ static void cleanup_our_tmp(void)
 			continue;
 		char path[300];
 		snprintf(path, sizeof(path), "/tmp/%s", de->d_name);
-		unlink(path);
+		if (unlink(path) < 0 && errno == EISDIR)
+			nftw(path, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
 	}
 	closedir(d);
 }
 
-void bench_roudi_cleanup_stale(void)
+void bench_cleanup_stale(void)
+{
+	cleanup_our_tmp();
+}
+
+/* What a dead RouDi left; called only around starting and stopping our own. */
+static void roudi_cleanup_stale(void)
 {
 	cleanup_our_tmp();
 	if (roudi_running())
 		return;
-	/* No RouDi alive: whatever it left is garbage. */
+	/* No RouDi alive: whatever it left is garbage. The payload segment is named after the
+	 * user, so it is only taken for RouDi's when its management segment is there too. */
 	struct passwd *pw = getpwuid(geteuid());
 	char path[300];
-	unlink("/dev/shm/iceoryx_mgmt");
-	if (pw && pw->pw_name[0] && !strchr(pw->pw_name, '/')) {
+	if (unlink("/dev/shm/iceoryx_mgmt") == 0 && pw && pw->pw_name[0] &&
+	    !strchr(pw->pw_name, '/')) {
 		snprintf(path, sizeof(path), "/dev/shm/%s", pw->pw_name);
 		unlink(path);
 	}
@@ -131,7 +146,7 @@ int bench_roudi_start(char *why, size_t whylen)
 		snprintf(why, whylen, "another iox-roudi is running; stop it to run this case");
 		return -EBUSY;
 	}
-	bench_roudi_cleanup_stale();
+	roudi_cleanup_stale();
 	snprintf(conf_path, sizeof(conf_path), "/tmp/ipcxb-%d-roudi.toml", (int)getpid());
 	snprintf(log_path, sizeof(log_path), "/tmp/ipcxb-%d-roudi.log", (int)getpid());
 	FILE *f = fopen(conf_path, "w");
@@ -213,5 +228,6 @@ void bench_roudi_stop(void)
 		unlink(conf_path);
 	if (log_path[0])
 		unlink(log_path);
-	bench_roudi_cleanup_stale();
+	if (conf_path[0])
+		roudi_cleanup_stale();
 }

@@ -29,6 +29,10 @@ done
 command -v gnuplot >/dev/null || { echo "gnuplot is missing (scripts/install-deps.sh bench)" >&2; exit 1; }
 mkdir -p "$out"
 
+if [ "$run" = 0 ] && [ ! -f "$out/latest.csv" ]; then
+	echo "$out/latest.csv is missing: run without --no-run first" >&2
+	exit 1
+fi
 if [ "$run" = 1 ]; then
 	[ -x "$bench" ] || { echo "$bench is not built (make build)" >&2; exit 1; }
 	"$bench" "${quick[@]}" --csv-out "$out/latest.csv" >"$out/latest.txt"
@@ -43,8 +47,14 @@ machine="${cpu:-unknown CPU}, $(nproc) CPUs, Linux $(uname -r)"
 when=$(date -u -r "$out/latest.csv" '+%Y-%m-%d')
 
 # Round trips that ran: name, p50 and p99 in microseconds, in table order.
-awk -F, 'NR > 1 && $1 ~ /\.rtt/ && $2 != "" { printf "%s %.4f %.4f\n", $1, $2 / 1000, $3 / 1000 }' \
-	"$out/latest.csv" >"$tmp/rtt.dat"
+# Colour by group: floors grey, the kernel blue, peer libraries orange, ipcx green.
+awk -F, 'NR > 1 && $1 ~ /\.rtt/ && $2 != "" {
+	c = 4882107
+	if ($1 ~ /^floor\./) c = 10066329
+	else if ($1 ~ /^ipcx\./) c = 2924588
+	else if ($1 ~ /^(zmq|nng|iceoryx)\./) c = 16744206
+	printf "%s %.4f %.4f %d\n", $1, $2 / 1000, $3 / 1000, c
+}' "$out/latest.csv" >"$tmp/rtt.dat"
 # What could not run is named under the plot rather than silently left out.
 missing=$(awk -F, 'NR > 1 && $1 ~ /\.rtt/ && $2 == "" { printf "%s%s", sep, $1; sep = ", " }' \
 	"$out/latest.csv" | fold -s -w 160 | sed -e ":a" -e "N" -e "\$!ba" -e "s/\n/\\\\n/g")
@@ -63,10 +73,14 @@ if [ -s "$tmp/rtt.dat" ]; then
 	set boxwidth 0.7
 	set xtics rotate by -35 left noenhanced
 	set xrange [-0.7:$n - 0.3]
-	set key top left vertical box opaque
+	set key at screen 0.5, screen 0.075 center center horizontal maxrows 1 samplen 2
 	set bmargin 9
 	set label 1 "not run: ${missing:-none}" at screen 0.01, screen 0.02 font ",8" noenhanced
-	plot "$tmp/rtt.dat" using 0:2:xtic(1) with boxes lc rgb "#4a7ebb" title "p50", \
+	plot "$tmp/rtt.dat" using 0:2:4:xtic(1) with boxes lc rgb variable notitle, \
+	     NaN with boxes lc rgb "#999999" title "floor (p50)", \
+	     NaN with boxes lc rgb "#4a7ebb" title "kernel (p50)", \
+	     NaN with boxes lc rgb "#ff7f0e" title "peer library (p50)", \
+	     NaN with boxes lc rgb "#2ca02c" title "ipcx (p50)", \
 	     "" using 0:3 with points pt 7 ps 0.8 lc rgb "#c0392b" title "p99", \
 	     "" using 0:2:(sprintf("%.3g", \$2)) with labels offset 0,0.7 font ",8" notitle
 	GP

@@ -4,10 +4,15 @@
 
 #include "internal/obj.h"
 
+extern const struct ipcx__kind ipcx__chan_kind, ipcx__topic_kind;
+
 const struct ipcx__kind *ipcx__kinds[IPCX_KIND_MAX_] = {
 	[IPCX_KIND_EVENT] = &ipcx__event_kind,
 	[IPCX_KIND_SEMSET] = &ipcx__semset_kind,
 	[IPCX_KIND_MUTEX] = &ipcx__mutex_kind,
+	[IPCX_KIND_CHAN] = &ipcx__chan_kind,
+	[IPCX_KIND_TOPIC] = &ipcx__topic_kind,
+	[IPCX_KIND_REGION] = &ipcx__region_kind,
 };
 
 static const char *const kind_names[IPCX_KIND_MAX_] = {

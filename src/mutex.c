@@ -114,9 +114,10 @@ int ipcx_mutex_set_wait(ipcx_mutex *mx, unsigned mode)
 }
 
 /* Spins while the lock is held, trying it whenever it looks free. Returns a trylock result,
- * or EBUSY when the spin ran out. */
-static int spin_lock(struct body *b, int64_t until_ns)
+ * EBUSY when the spin ran out, or EIDRM when the mutex was removed. */
+static int spin_lock(ipcx_mutex *mx, int64_t until_ns)
 {
+	struct body *b = mx->b;
 	int r;
 
 	for (;;) {
@@ -132,6 +133,8 @@ static int spin_lock(struct body *b, int64_t until_ns)
 		}
 		if (ipcx__now_ns() >= until_ns)
 			return EBUSY;
+		if (ipcx__obj_removed(&mx->obj))
+			return EIDRM; /* a SPIN-mode lock may spin until its deadline: look here */
 	}
 }
 
@@ -149,7 +152,7 @@ static int lock_slow(ipcx_mutex *mx, ipcx__deadline d)
 		until = sp.mode == IPCX__WAIT_SPIN ? d.at_ns : ipcx__now_ns() + sp.budget_ns;
 		if (until > d.at_ns)
 			until = d.at_ns;
-		r = spin_lock(mx->b, until);
+		r = spin_lock(mx, until);
 		if (r != EBUSY)
 			return r;
 		if (until == d.at_ns)

@@ -158,3 +158,70 @@ int ipcx__wait_any(struct ipcx__spin *sp, const struct ipcx__waitv *v, unsigned 
 		ipcx__spin_adapt(sp, ipcx__now_ns() - start);
 	return r;
 }
+
+/* Spins on a predicate until it holds or until_ns passes. */
+static bool spin_until(bool (*ready)(void *), void *arg, int64_t until_ns)
+{
+	for (;;) {
+		for (int i = 0; i < 64; i++) {
+			if (ready(arg))
+				return true;
+			ipcx__cpu_relax();
+		}
+		if (ipcx__now_ns() >= until_ns)
+			return false;
+	}
+}
+
+int ipcx__wait_until(struct ipcx__spin *sp, bool (*ready)(void *arg), void *arg,
+		     _Atomic uint32_t *word, _Atomic uint32_t *sleepers, ipcx__deadline d)
+{
+	int64_t start, until;
+	uint32_t w;
+	int r;
+
+	if (ready(arg))
+		return 0;
+	if (d.at_ns != INT64_MAX && ipcx__deadline_passed(d))
+		return -ETIMEDOUT;
+
+	if (sp->mode != IPCX__WAIT_SLEEP) {
+		start = ipcx__now_ns();
+		until = sp->mode == IPCX__WAIT_SPIN ? d.at_ns : start + sp->budget_ns;
+		if (until > d.at_ns)
+			until = d.at_ns;
+		if (spin_until(ready, arg, until))
+			return 0;
+		if (sp->mode == IPCX__WAIT_SPIN || until == d.at_ns)
+			return -ETIMEDOUT;
+	}
+
+	start = ipcx__now_ns();
+	/* Acquire pairs with the release increment in ipcx__wake_bump. */
+	w = atomic_load_explicit(word, memory_order_acquire);
+	/* seq_cst: the registration must be visible before the re-check below reads the
+	 * condition; pairs with the fence in ipcx__wake_bump. */
+	atomic_fetch_add_explicit(sleepers, 1, memory_order_seq_cst);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (ready(arg)) {
+		atomic_fetch_sub_explicit(sleepers, 1, memory_order_relaxed);
+		return 0;
+	}
+	r = ipcx__futex_wait(word, w, d);
+	atomic_fetch_sub_explicit(sleepers, 1, memory_order_relaxed);
+	if (sp->mode == IPCX__WAIT_ADAPTIVE && r == 0)
+		ipcx__spin_adapt(sp, ipcx__now_ns() - start);
+	return r;
+}
+
+void ipcx__wake_bump(_Atomic uint32_t *word, _Atomic uint32_t *sleepers, int n)
+{
+	/* Pairs with the sleeper's seq_cst registration in ipcx__wait_until: either it sees
+	 * our change in its re-check, or we see its registration here. */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(sleepers, memory_order_relaxed) != 0) {
+		/* Release pairs with the sleeper's acquire read of the word. */
+		atomic_fetch_add_explicit(word, 1, memory_order_release);
+		ipcx__futex_wake(word, n);
+	}
+}

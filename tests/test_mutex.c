@@ -335,21 +335,37 @@ IPCX_TEST(mutex, thread_exit_leaves_owner_dead)
 	ipcx_mutex_close(mx);
 }
 
-/* Removal: a locker asleep on a held mutex gets -EIDRM. */
+static int spin_lock_once(void *p)
+{
+	_Atomic int *spinning = p;
+	ipcx_mutex *mx;
+
+	die_with_parent();
+	if (ipcx_mutex_open("r", 0, 0, &mx) != 0)
+		return 30;
+	ipcx_mutex_set_wait(mx, IPCX_WAIT_SPIN);
+	atomic_store(spinning, 1);
+	return code_of(ipcx_mutex_lock(mx, IPCX_FOREVER));
+}
+
+/* Removal: a locker asleep on a held mutex gets -EIDRM, and so does one spinning on it. */
 IPCX_TEST(mutex, unlink_wakes_locker_with_eidrm)
 {
 	ipcx_mutex *mx = open_mx("r");
+	_Atomic int *spinning = test_shared_alloc(sizeof(*spinning));
 	struct ipcx_mutex_state st;
-	pid_t p;
+	pid_t p, q;
 
 	cr_assert_eq(ipcx_mutex_lock(mx, IPCX_FOREVER), 0);
 	p = test_fork(lock_once, "r");
+	q = test_fork(spin_lock_once, (void *)spinning);
 	do {
 		pause_ms(1);
 		cr_assert_eq(ipcx_mutex_get_state(mx, &st), 0);
-	} while (!st.waiters);
+	} while (!st.waiters || !atomic_load(spinning));
 	cr_assert_eq(ipcx_unlink("r"), 0);
 	cr_assert_eq(test_wait(p), 11);
+	cr_assert_eq(test_wait(q), 11);
 	cr_assert_eq(ipcx_mutex_unlock(mx), 0, "unlocking a removed mutex still works");
 	cr_assert_eq(ipcx_mutex_lock(mx, 0), -EIDRM);
 	ipcx_mutex_close(mx);

@@ -12,5 +12,8 @@
 #include <ipcx/event.h>
 #include <ipcx/mutex.h>
 #include <ipcx/sem.h>
+#include <ipcx/chan.h>
+#include <ipcx/topic.h>
+#include <ipcx/region.h>
 
 #endif

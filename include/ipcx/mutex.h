@@ -62,8 +62,8 @@ IPCX_API void ipcx_mutex_close(ipcx_mutex *mx);
  *   -EAGAIN          timeout_ns was 0 and the lock is held;
  *   -ETIMEDOUT       the timeout expired;
  *   -EDEADLK         the calling thread holds it already;
- *   -EIDRM           the mutex was removed (checked on entry, and about every 100 ms
- *                    while asleep);
+ *   -EIDRM           the mutex was removed (checked on entry, while spinning, and about
+ *                    every 100 ms while asleep);
  *   -EBADMSG         a peer corrupted the mutex;
  *   -EINVAL          NULL handle.
  * Blocks; signals do not end the wait.
@@ -120,7 +120,8 @@ struct ipcx_mutex_state {
 	int health;       /* enum ipcx_mutex_health */
 	pid_t owner_pid;  /* the holder's (or dead holder's) process, 0 when unknown or free */
 	pid_t owner_tid;  /* its thread id, 0 when unknown or free */
-	bool waiters;     /* someone sleeps on the lock */
+	bool waiters;     /* someone sleeps, or slept since the last unlock, on the lock (the
+			     kernel's FUTEX_WAITERS bit) */
 };
 
 /*

@@ -68,6 +68,7 @@ int ipcx__hdr_check(const struct ipcx__hdr *h, uint64_t file_size, int want_kind
 extern const struct ipcx__kind ipcx__event_kind;
 extern const struct ipcx__kind ipcx__mutex_kind;
 extern const struct ipcx__kind ipcx__semset_kind;
+extern const struct ipcx__kind ipcx__region_kind;
 
 /* The kind table, indexed by enum ipcx_kind; NULL where a kind is not built. Written only
  * by the layer's own tests, which put a test kind in place. */

@@ -99,6 +99,13 @@ uint64_t ipcx__proc_id_of(pid_t pid);
  */
 int ipcx__thread_alive(pid_t pid, pid_t tid);
 
+/*
+ * Gives the CPU to another runnable thread: a spinner that waits for a peer to finish a
+ * short step calls it so that a preempted peer can run (on a machine with few CPUs the
+ * peer may be waiting for ours).
+ */
+void ipcx__yield(void);
+
 /* ---- shared-memory files in the namespace directory (sys/shm.c) ---- */
 
 /* The namespace directory path: $IPCX_DIR or /dev/shm/ipcx. */

@@ -17,6 +17,7 @@
 #define IPCX_INTERNAL_WAIT_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "sys.h"
@@ -73,6 +74,27 @@ int ipcx__wait_any(struct ipcx__spin *sp, const struct ipcx__waitv *v, unsigned 
  * file); for callers that sleep on something other than ipcx__wait, such as a mutex.
  */
 void ipcx__spin_adapt(struct ipcx__spin *sp, int64_t slept_ns);
+
+/*
+ * The same policy for a condition that is not a futex word: spins on ready(arg), then
+ * sleeps on word. This lets a waiter spin on the very data it wants (a message's header)
+ * while the other side touches the futex word only when someone sleeps, through
+ * ipcx__wake_bump. Before sleeping it reads word, registers in sleepers (seq_cst), and
+ * checks ready once more: a waker that made ready true before reading sleepers with
+ * ipcx__wake_bump either sees the registration or was seen by the re-check (Dekker's
+ * pattern over the two seq_cst accesses). Returns 0 when ready (or after a wake-up or a
+ * spurious return: the caller re-checks), -ETIMEDOUT at the deadline. ready must be cheap
+ * and free of side effects.
+ */
+int ipcx__wait_until(struct ipcx__spin *sp, bool (*ready)(void *arg), void *arg,
+		     _Atomic uint32_t *word, _Atomic uint32_t *sleepers, ipcx__deadline d);
+
+/*
+ * The waker's half of ipcx__wait_until: after making the condition true, issues a full
+ * fence (pairing with the sleeper's seq_cst registration), and only when somebody sleeps
+ * bumps word and wakes up to n sleepers. No store and no system call otherwise.
+ */
+void ipcx__wake_bump(_Atomic uint32_t *word, _Atomic uint32_t *sleepers, int n);
 
 /* The CPU's spin-loop hint. */
 static inline void ipcx__cpu_relax(void)

@@ -51,10 +51,13 @@ struct cli_kind_stat {
 	int (*print)(const char *name, bool json);
 };
 extern const struct cli_kind_stat *const cli_kind_stats[];
-extern const struct cli_kind_stat cli_stat_event, cli_stat_mutex, cli_stat_semset;
+extern const struct cli_kind_stat cli_stat_event, cli_stat_mutex, cli_stat_semset, cli_stat_region;
 
 /* The commands, each defined in its own file. */
 extern const struct cli_cmd cli_cmd_ls, cli_cmd_stat, cli_cmd_rm, cli_cmd_gc, cli_cmd_bench;
-extern const struct cli_cmd cli_cmd_event, cli_cmd_mutex, cli_cmd_sem;
+extern const struct cli_cmd cli_cmd_event, cli_cmd_mutex, cli_cmd_sem, cli_cmd_region;
+extern const struct cli_cmd cli_cmd_chan, cli_cmd_send, cli_cmd_recv;
+extern const struct cli_cmd cli_cmd_topic, cli_cmd_pub, cli_cmd_sub;
+extern const struct cli_kind_stat cli_stat_chan, cli_stat_topic;
 
 #endif

@@ -10,6 +10,8 @@
 static const struct cli_cmd *const commands[] = {
 	&cli_cmd_ls, &cli_cmd_stat, &cli_cmd_rm, &cli_cmd_gc, &cli_cmd_bench,
 	&cli_cmd_event, &cli_cmd_mutex, &cli_cmd_sem,
+	&cli_cmd_chan, &cli_cmd_send, &cli_cmd_recv, &cli_cmd_topic, &cli_cmd_pub, &cli_cmd_sub,
+	&cli_cmd_region,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

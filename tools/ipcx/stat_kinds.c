@@ -8,5 +8,8 @@ const struct cli_kind_stat *const cli_kind_stats[] = {
 	&cli_stat_event,
 	&cli_stat_mutex,
 	&cli_stat_semset,
+	&cli_stat_chan,
+	&cli_stat_topic,
+	&cli_stat_region,
 	NULL,
 };
