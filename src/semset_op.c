@@ -265,6 +265,50 @@ bool ipcx__sem_rec_alive(struct ipcx_semset *s, uint32_t i)
 	return ipcx__proc_alive(r->who) != 0;
 }
 
+/*
+ * The kernel keeps waiting single-entry operations on per-semaphore lists while no
+ * multi-entry operation waits, and when one starts to wait it splices those lists to the
+ * front of the global queue in descending semaphore order (merge_queues: each list_splice
+ * goes to the head), keeping each semaphore's own order. The completion order among them
+ * then shows (through wait-for-zero operations with NOWAIT evaluated in between), so the
+ * same reordering is done here, on the queue order: the waiting single-entry operations that
+ * change a value take the same set of order keys, dealt out in that order. Lock held.
+ */
+static void merge_order(struct ipcx_semset *s)
+{
+	struct ipcx__sem_body *b = s->b;
+	uint32_t hi = ipcx__sem_rec_hi(b), n = 0, rec[IPCX__SEM_NREC];
+	uint64_t tk[IPCX__SEM_NREC];
+
+	for (uint32_t i = 0; i < hi; i++) {
+		const struct ipcx__sem_recop *o = &b->recop[i * IPCX__SEM_REC_OPS];
+		uint32_t j;
+
+		if (atomic_load_explicit(&b->rec[i].state, memory_order_relaxed) != IPCX__R_WAITING)
+			continue;
+		if (b->rec[i].nops != 1)
+			return; /* a multi-entry operation waits already: merged */
+		if (o->delta == 0)
+			continue; /* wait-for-zero: stays on its semaphore's own list */
+		/* Insert by (semaphore descending, order ascending); keys sorted apart. */
+		for (j = n; j > 0; j--) {
+			const struct ipcx__sem_recop *p = &b->recop[rec[j - 1] * IPCX__SEM_REC_OPS];
+			uint32_t pi = p->idxf & 0xffffff, oi = o->idxf & 0xffffff;
+
+			if (pi > oi || (pi == oi && b->rec[rec[j - 1]].order < b->rec[i].order))
+				break;
+			rec[j] = rec[j - 1];
+		}
+		rec[j] = i;
+		for (j = n; j > 0 && tk[j - 1] > b->rec[i].order; j--)
+			tk[j] = tk[j - 1];
+		tk[j] = b->rec[i].order;
+		n++;
+	}
+	for (uint32_t j = 0; j < n; j++)
+		b->rec[rec[j]].order = tk[j];
+}
+
 /* Takes a run of free records for an op of nops entries; returns the head or -ENOSPC. */
 static int rec_alloc(struct ipcx_semset *s, const struct ipcx_sembuf *ops, size_t nops,
 		     const struct ipcx__sem_eval *e)
@@ -281,6 +325,8 @@ static int rec_alloc(struct ipcx_semset *s, const struct ipcx_sembuf *ops, size_
 	if (run < k)
 		return -ENOSPC;
 	i -= k;
+	if (nops > 1)
+		merge_order(s);
 	/* Nothing waits: the scan bound starts over (a crash that hid a waiter from nwaiting
 	 * is mended by recovery, which recomputes both). */
 	if (atomic_load_explicit(&b->nwaiting, memory_order_relaxed) == 0)
@@ -300,6 +346,7 @@ static int rec_alloc(struct ipcx_semset *s, const struct ipcx_sembuf *ops, size_
 	r = &b->rec[i];
 	r->who = ipcx__proc_self();
 	r->ticket = ticket;
+	r->order = ticket;
 	r->nops = (uint32_t)nops;
 	r->slot = s->obj.slot;
 	r->bidx = bi;
@@ -342,8 +389,8 @@ static uint32_t queue_order(struct ipcx_semset *s, uint16_t *order)
 		if (atomic_load_explicit(&b->rec[i].state, memory_order_acquire) !=
 		    IPCX__R_WAITING)
 			continue;
-		t = b->rec[i].ticket;
-		for (j = n; j > 0 && b->rec[order[j - 1]].ticket > t; j--)
+		t = b->rec[i].order;
+		for (j = n; j > 0 && b->rec[order[j - 1]].order > t; j--)
 			order[j] = order[j - 1];
 		order[j] = (uint16_t)i;
 		n++;
@@ -381,6 +428,65 @@ static bool got_zero(struct ipcx_semset *s, const uint32_t *idx, uint32_t n)
 	return false;
 }
 
+static int try_rec(struct ipcx_semset *s, struct scan *sc, uint32_t i, bool consts);
+
+/* A waiting single wait-for-zero entry: its semaphore, or -1 for any other record. */
+static int64_t simple_const(struct ipcx_semset *s, uint32_t i)
+{
+	const struct ipcx__sem_recop *o = &s->b->recop[i * IPCX__SEM_REC_OPS];
+
+	if (s->b->rec[i].nops != 1 || o->delta != 0)
+		return -1;
+	return o->idxf & 0xffffff;
+}
+
+/*
+ * Completes the wait-for-zero operations that a change to semaphores idx[0..n-1] (NULL: any)
+ * allows, in the kernel's order (do_smart_wakeup_zero): first the single-entry ones, by
+ * semaphore in the order of idx (or of index), each semaphore's in arrival order; then, if
+ * any of those semaphores is zero, the multi-entry ones in arrival order. The order shows in
+ * the last pid.
+ */
+static void const_pass(struct ipcx_semset *s, struct scan *sc, const uint32_t *idx,
+		       uint32_t n)
+{
+	uint32_t m = queue_order(s, sc->order), pick[IPCX__SEM_NREC], np = 0;
+	bool zero = false;
+
+	if (idx) {
+		for (uint32_t j = 0; j < n; j++) {
+			if (ipcx__sem_val(atomic_load_explicit(&s->b->sems[idx[j]],
+							       memory_order_relaxed)) != 0)
+				continue;
+			zero = true;
+			for (uint32_t q = 0; q < m; q++)
+				if (simple_const(s, sc->order[q]) == idx[j])
+					try_rec(s, sc, sc->order[q], true);
+		}
+	} else {
+		zero = got_zero(s, NULL, 0);
+		/* By semaphore index, stable: arrival order within one semaphore. */
+		for (uint32_t q = 0; q < m; q++) {
+			int64_t k = simple_const(s, sc->order[q]);
+			uint32_t j;
+
+			if (k < 0)
+				continue;
+			for (j = np; j > 0 && simple_const(s, pick[j - 1]) > k; j--)
+				pick[j] = pick[j - 1];
+			pick[j] = sc->order[q];
+			np++;
+		}
+		for (uint32_t j = 0; j < np; j++)
+			try_rec(s, sc, pick[j], true);
+	}
+	if (!zero)
+		return;
+	for (uint32_t q = 0; q < m; q++)
+		if (s->b->rec[sc->order[q]].nops != 1)
+			try_rec(s, sc, sc->order[q], true);
+}
+
 /*
  * Tries to complete waiting record i (a head, WAITING). Returns 1 when it completed and
  * changed values, 0 otherwise.
@@ -392,6 +498,8 @@ static int try_rec(struct ipcx_semset *s, struct scan *sc, uint32_t i, bool cons
 	size_t n = 0;
 	int res;
 
+	if (atomic_load_explicit(&r->state, memory_order_relaxed) != IPCX__R_WAITING)
+		return 0; /* completed earlier in this pass */
 	res = rec_ops(s, i, sc->ops, &n);
 	if (res == 0) {
 		bool alter = false;
@@ -436,10 +544,12 @@ static int try_rec(struct ipcx_semset *s, struct scan *sc, uint32_t i, bool cons
 	if (atomic_load_explicit(&b->nwaiting, memory_order_relaxed) > 0)
 		atomic_fetch_sub_explicit(&b->nwaiting, 1, memory_order_relaxed);
 	if (res == 0 && sc->e.alters) {
-		/* As the kernel: wait-for-zero ops first, then rescan from the oldest. */
-		if (got_zero(s, sc->e.idx, sc->e.n))
-			for (uint32_t q = 0, m = queue_order(s, sc->order); q < m; q++)
-				try_rec(s, sc, sc->order[q], true);
+		/* As the kernel: wait-for-zero ops first, then rescan from the oldest. The
+		 * semaphores it touched are copied: the pass reuses the scratch. */
+		uint32_t touched[IPCX_SEM_OPS_MAX], nt = sc->e.n;
+
+		memcpy(touched, sc->e.idx, nt * sizeof(touched[0]));
+		const_pass(s, sc, touched, nt);
 		return 1;
 	}
 	return 0;
@@ -455,9 +565,7 @@ void ipcx__sem_update(struct ipcx_semset *s, const uint32_t *idx, uint32_t n)
 
 	if (atomic_load_explicit(&s->b->nwaiting, memory_order_relaxed) == 0)
 		return;
-	if (got_zero(s, idx, n))
-		for (uint32_t q = 0, m = queue_order(s, sc.order); q < m; q++)
-			try_rec(s, &sc, sc.order[q], true);
+	const_pass(s, &sc, idx, n);
 	/* Each completion that changes values removes a record: at most NREC restarts. */
 	for (uint32_t pass = 0; pass <= IPCX__SEM_NREC; pass++) {
 		uint32_t m = queue_order(s, sc.order), q;

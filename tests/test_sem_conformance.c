@@ -652,3 +652,95 @@ Test(sem_conformance, failed_undo_call_still_counts_at_exit, .init = test_setup,
 		sysv_id = -1;
 	}
 }
+
+/*
+ * Another rule the random sequences rarely reach: when the first multi-entry operation starts
+ * to wait, the kernel moves the waiting single-entry ones to the front of its global queue in
+ * descending semaphore order. Here X waits on semaphore 0 and Y on semaphore 1 (Y arrived
+ * later), V waits for both to be zero with NOWAIT on the second. One operation lets X and Y
+ * complete: Y goes first, so when X makes semaphore 0 zero, semaphore 1 is zero already and
+ * V completes; in arrival order V would fail with EAGAIN in between.
+ */
+static int scripted(ipcx_semset *s, const struct ipcx_sembuf *ops, uint32_t n)
+{
+	ipcx_semset *c = NULL;
+	int r;
+
+	if (!s)
+		return sysv_op(ops, n);
+	if (ipcx_semset_open(set_name, 0, 0, 0, 0, &c) < 0)
+		return -1000;
+	r = ipcx_semset_op(c, ops, n, IPCX_FOREVER);
+	ipcx_semset_close(c);
+	return r;
+}
+
+static pid_t spawn_op(ipcx_semset *s, const struct ipcx_sembuf *ops, uint32_t n)
+{
+	pid_t p = fork();
+
+	if (p == 0)
+		_exit(-scripted(s, ops, n));
+	return p;
+}
+
+static int waiters_on(ipcx_semset *s, uint32_t i)
+{
+	if (s)
+		return ipcx_semset_ncnt(s, i) + ipcx_semset_zcnt(s, i);
+	return semctl(sysv_id, (int)i, GETNCNT) + semctl(sysv_id, (int)i, GETZCNT);
+}
+
+static int merge_scenario(ipcx_semset *s)
+{
+	struct ipcx_sembuf x = {0, -2, 0}, y = {1, -2, 0};
+	struct ipcx_sembuf v[2] = {{0, 0, 0}, {1, 0, IPCX_SEM_NOWAIT}};
+	struct ipcx_sembuf go[2] = {{0, 1, IPCX_SEM_NOWAIT}, {1, 1, IPCX_SEM_NOWAIT}};
+	pid_t px, py, pv;
+	int st;
+
+	px = spawn_op(s, &x, 1);
+	for (int t = 0; t < 5000 && waiters_on(s, 0) != 1; t++)
+		usleep(1000);
+	py = spawn_op(s, &y, 1);
+	for (int t = 0; t < 5000 && waiters_on(s, 1) != 1; t++)
+		usleep(1000);
+	pv = spawn_op(s, v, 2);
+	for (int t = 0; t < 5000 && waiters_on(s, 0) != 2; t++)
+		usleep(1000);
+	cr_assert_eq(s ? ipcx_semset_op(s, go, 2, 0) : sysv_op(go, 2), 0);
+	while (waitpid(pv, &st, 0) < 0 && errno == EINTR)
+		;
+	/* X and Y were reordered in the queue: they must still get their own result. */
+	for (int k = 0; k < 2; k++) {
+		int xs;
+
+		while (waitpid(k ? py : px, &xs, 0) < 0 && errno == EINTR)
+			;
+		cr_expect(WIFEXITED(xs) && WEXITSTATUS(xs) == 0, "%s: %s %d", s ? "ipcx" : "sysv",
+			  k ? "Y" : "X", WIFEXITED(xs) ? -WEXITSTATUS(xs) : -1000);
+	}
+	return WIFEXITED(st) ? -WEXITSTATUS(st) : -1000;
+}
+
+Test(sem_conformance, merge_order_of_single_waiters, .init = test_setup, .fini = cleanup)
+{
+	int32_t init[NS] = {1, 1, 0, 0};
+	unsigned short init16[NS] = {1, 1, 0, 0};
+	ipcx_semset *s = NULL;
+	int k, i;
+
+	sysv_id = semget(IPC_PRIVATE, NS, 0600);
+	cr_assert(sysv_id >= 0);
+	semctl(sysv_id, 0, SETALL, init16);
+	ipcx_unlink(set_name);
+	cr_assert_eq(ipcx_semset_open(set_name, IPCX_CREATE | IPCX_EXCL, 0, NS, 0, &s), 1);
+	ipcx_semset_setall(s, init, NS);
+	k = merge_scenario(NULL);
+	i = merge_scenario(s);
+	cr_expect_eq(k, 0, "the kernel completed V with %d", k);
+	cr_expect_eq(i, k, "ipcx %d, kernel %d", i, k);
+	ipcx_semset_close(s);
+	semctl(sysv_id, 0, IPC_RMID);
+	sysv_id = -1;
+}

@@ -57,7 +57,7 @@ struct ipcx__sem_rec {
 	_Atomic uint32_t sleepers;
 	uint32_t head;            /* CONT: the head record's index */
 	uint64_t who;             /* the waiting process */
-	uint64_t ticket;          /* arrival order */
+	uint64_t ticket;          /* arrival number; never changes (it names the wait) */
 	uint32_t nops;
 	uint32_t slot;            /* the handle's attachment slot (its UNDO table) */
 	uint32_t bidx;            /* the semaphore it waits at */
@@ -75,7 +75,8 @@ struct ipcx__sem_rec {
 	 * reused. See docs/semset.md, "Dead waiters".
 	 */
 	pthread_mutex_t alive;
-	uint8_t pad1[128 - 72 - sizeof(pthread_mutex_t)];
+	uint64_t order;           /* its place in the queue: the ticket, or a merge's reordering */
+	uint8_t pad1[128 - 80 - sizeof(pthread_mutex_t)];
 };
 
 /* A waiting operation's entry: index | flags << 24, and delta. */
