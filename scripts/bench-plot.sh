@@ -8,7 +8,7 @@
 #   rtt.png      round-trip latency per mechanism (p50 bars, p99 marks), log scale
 #   size.png     round-trip latency (p50) against message size, log-log
 # and, if OUTDIR/README.md has the markers <!-- table:begin --> and <!-- table:end -->,
-# puts the new table between them.
+# puts the new table between them (and in the top-level README.md too, for docs/bench).
 # --no-run redraws the plots from the CSV files already in OUTDIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -121,16 +121,20 @@ if [ -n "$cases" ]; then
 	plot for [c in cases] "$tmp/".c.".dat" using 1:2 with linespoints pt 7 ps 0.8 title c
 	GP
 fi
-# The page beside the plots shows the same table: replace what sits between its markers.
-page="$out/README.md"
-if [ -f "$page" ] && grep -q '<!-- table:begin -->' "$page"; then
-	awk -v table="$out/latest.txt" '
-		/<!-- table:end -->/ { skip = 0 }
-		!skip { print }
-		/<!-- table:begin -->/ {
-			skip = 1; print "```"
-			while ((getline line < table) > 0) print line
-			print "```"
-		}' "$page" >"$tmp/page" && cat "$tmp/page" >"$page"
-fi
+# The page beside the plots, and the project's README when the plots are the project's, show
+# the same table: replace what sits between their markers.
+pages=("$out/README.md")
+[ "$out" = docs/bench ] && pages+=(README.md)
+for page in "${pages[@]}"; do
+	if [ -f "$page" ] && grep -q '<!-- table:begin -->' "$page"; then
+		awk -v table="$out/latest.txt" '
+			/<!-- table:end -->/ { skip = 0 }
+			!skip { print }
+			/<!-- table:begin -->/ {
+				skip = 1; print "```"
+				while ((getline line < table) > 0) print line
+				print "```"
+			}' "$page" >"$tmp/page" && cat "$tmp/page" >"$page"
+	fi
+done
 echo "wrote $out/latest.txt $out/latest.csv $out/sweep.csv $out/rtt.png $out/size.png"
