@@ -23,16 +23,23 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static char dir[64];
+
+/* Every input unlinks its set, so the directory is empty at exit. */
+static void remove_dir(void)
+{
+	rmdir(dir);
+}
+
 static void setup_dir(void)
 {
-	static char dir[64];
-
 	if (dir[0])
 		return;
 	snprintf(dir, sizeof(dir), "/tmp/ipcx-fuzz-sem.XXXXXX");
 	if (!mkdtemp(dir))
 		abort();
 	setenv("IPCX_DIR", dir, 1);
+	atexit(remove_dir);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
