@@ -24,11 +24,16 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char path[512];
+static char dir[64];
+
+/* Each input's file is removed after it, so the directory is empty at exit. */
+static void remove_dir(void)
+{
+	rmdir(dir);
+}
 
 static void setup_dir(void)
 {
-	static char dir[64];
-
 	if (dir[0])
 		return;
 	snprintf(dir, sizeof(dir), "/tmp/ipcx-fuzz-obj.XXXXXX");
@@ -36,6 +41,7 @@ static void setup_dir(void)
 		abort();
 	setenv("IPCX_DIR", dir, 1);
 	snprintf(path, sizeof(path), "%s/f", dir);
+	atexit(remove_dir);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -31,10 +31,17 @@ static ipcx_region *rg;
 static uint8_t *body;
 static uint8_t pristine[HDR_WORDS * 8];
 
+static char dir[64], path[128];
+
+/* The region stays mapped until exit; its file and directory go then. */
+static void cleanup(void)
+{
+	unlink(path);
+	rmdir(dir);
+}
+
 static void setup(void)
 {
-	static char dir[64];
-	char path[128];
 	struct stat st;
 	void *p;
 	int fd;
@@ -46,6 +53,7 @@ static void setup(void)
 	if (ipcx_region_open("f", IPCX_CREATE, 0, SIZE, &rg) != 1)
 		abort();
 	snprintf(path, sizeof(path), "%s/f", dir);
+	atexit(cleanup);
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) != 0)
 		abort();
