@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 /* Exit statuses: a failed operation is 1, bad usage is 2. */
 #define EXIT_FAIL 1
@@ -52,6 +53,19 @@ struct cli_kind_stat {
 };
 extern const struct cli_kind_stat *const cli_kind_stats[];
 extern const struct cli_kind_stat cli_stat_event, cli_stat_mutex, cli_stat_semset, cli_stat_region;
+
+/*
+ * `ipcx send` and `ipcx pub`: NAME [--size N] [--timeout S] [MSG...]. Each MSG is one message;
+ * with none, each line of stdin (or each block of N bytes) is. s says how to open, send
+ * through and close the kind's handle. Returns the exit status.
+ */
+struct cli_sender {
+	const char *verb; /* for the error message: "send", "publish" */
+	int (*open)(const char *name, void **ret_handle);
+	int (*send)(void *handle, const void *msg, size_t len, int64_t timeout_ns);
+	void (*close)(void *handle);
+};
+int cli_run_sender(const struct cli_cmd *cmd, const struct cli_sender *s, int argc, char **argv);
 
 /* The commands, each defined in its own file. */
 extern const struct cli_cmd cli_cmd_ls, cli_cmd_stat, cli_cmd_rm, cli_cmd_gc, cli_cmd_bench;

@@ -50,82 +50,31 @@ const struct cli_cmd cli_cmd_chan = {
 	"Sizes take K, M, G suffixes. Fails with EEXIST if the name is taken.",
 };
 
-/* Reads up to n bytes (or one line when n is 0) from stdin into *buf; -1 at end. */
-static ssize_t read_msg(char **buf, size_t *cap, uint64_t n)
+static int open_chan(const char *name, void **ret)
 {
-	size_t got = 0;
+	ipcx_chan *h;
+	int r = ipcx_chan_open(name, 0, 0, NULL, &h);
 
-	if (n == 0) {
-		ssize_t len = getline(buf, cap, stdin);
-		if (len > 0 && (*buf)[len - 1] == '\n')
-			len--;
-		return len;
-	}
-	if (*cap < n) {
-		char *p = realloc(*buf, n);
-		if (!p)
-			return -1;
-		*buf = p;
-		*cap = n;
-	}
-	while (got < n) {
-		size_t k = fread(*buf + got, 1, n - got, stdin);
-		if (k == 0)
-			break;
-		got += k;
-	}
-	return got ? (ssize_t)got : -1;
+	if (r >= 0)
+		*ret = h;
+	return r;
+}
+
+static int send_chan(void *h, const void *msg, size_t len, int64_t timeout_ns)
+{
+	return ipcx_chan_send(h, msg, len, timeout_ns);
+}
+
+static void close_chan(void *h)
+{
+	ipcx_chan_close(h);
 }
 
 static int run_send(int argc, char **argv)
 {
-	int64_t timeout = IPCX_FOREVER;
-	uint64_t size = 0;
-	const char *name = NULL;
-	int first = 0, r = 0;
-	char *buf = NULL;
-	size_t cap = 0;
-	ipcx_chan *c;
-	ssize_t len;
+	static const struct cli_sender s = {"send", open_chan, send_chan, close_chan};
 
-	for (int i = 1; i < argc; i++) {
-		bool more = i + 1 < argc;
-		if (strcmp(argv[i], "--") == 0) {
-			first = i + 1;
-			break;
-		} else if (strcmp(argv[i], "--size") == 0 && more) {
-			if (!cli_parse_size(argv[++i], &size) || size == 0)
-				return cli_usage(&cli_cmd_send, "bad --size '%s'", argv[i]);
-		} else if (strcmp(argv[i], "--timeout") == 0 && more) {
-			timeout = cli_parse_seconds(argv[++i]);
-			if (timeout < 0)
-				return cli_usage(&cli_cmd_send, "bad --timeout '%s'", argv[i]);
-		} else if (argv[i][0] == '-' && argv[i][1]) {
-			return cli_usage(&cli_cmd_send, "unknown option '%s'", argv[i]);
-		} else if (!name) {
-			name = argv[i];
-		} else {
-			first = i;
-			break;
-		}
-	}
-	if (!name && first && first < argc)
-		name = argv[first++];
-	if (!name)
-		return cli_usage(&cli_cmd_send, "missing NAME");
-	r = ipcx_chan_open(name, 0, 0, NULL, &c);
-	if (r < 0)
-		return cli_fail(r, "%s", name);
-	if (first && first < argc) {
-		for (int i = first; i < argc && r == 0; i++)
-			r = ipcx_chan_send(c, argv[i], strlen(argv[i]), timeout);
-	} else {
-		while (r == 0 && (len = read_msg(&buf, &cap, size)) >= 0)
-			r = ipcx_chan_send(c, buf, (size_t)len, timeout);
-	}
-	free(buf);
-	ipcx_chan_close(c);
-	return r < 0 ? cli_fail(r, "send to %s", name) : 0;
+	return cli_run_sender(&cli_cmd_send, &s, argc, argv);
 }
 
 const struct cli_cmd cli_cmd_send = {

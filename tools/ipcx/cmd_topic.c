@@ -51,82 +51,31 @@ const struct cli_cmd cli_cmd_topic = {
 	"--reliable makes publishers wait for the slowest live subscriber. Sizes as for chan.",
 };
 
-/* Reads up to n bytes (or one line when n is 0) from stdin into *buf; -1 at end. */
-static ssize_t read_msg(char **buf, size_t *cap, uint64_t n)
+static int open_topic(const char *name, void **ret)
 {
-	size_t got = 0;
+	ipcx_topic *h;
+	int r = ipcx_topic_open(name, 0, 0, NULL, &h);
 
-	if (n == 0) {
-		ssize_t len = getline(buf, cap, stdin);
-		if (len > 0 && (*buf)[len - 1] == '\n')
-			len--;
-		return len;
-	}
-	if (*cap < n) {
-		char *p = realloc(*buf, n);
-		if (!p)
-			return -1;
-		*buf = p;
-		*cap = n;
-	}
-	while (got < n) {
-		size_t k = fread(*buf + got, 1, n - got, stdin);
-		if (k == 0)
-			break;
-		got += k;
-	}
-	return got ? (ssize_t)got : -1;
+	if (r >= 0)
+		*ret = h;
+	return r;
+}
+
+static int send_topic(void *h, const void *msg, size_t len, int64_t timeout_ns)
+{
+	return ipcx_topic_publish(h, msg, len, timeout_ns);
+}
+
+static void close_topic(void *h)
+{
+	ipcx_topic_close(h);
 }
 
 static int run_pub(int argc, char **argv)
 {
-	int64_t timeout = IPCX_FOREVER;
-	uint64_t size = 0;
-	const char *name = NULL;
-	int first = 0, r = 0;
-	char *buf = NULL;
-	size_t cap = 0;
-	ipcx_topic *t;
-	ssize_t len;
+	static const struct cli_sender s = {"publish", open_topic, send_topic, close_topic};
 
-	for (int i = 1; i < argc; i++) {
-		bool more = i + 1 < argc;
-		if (strcmp(argv[i], "--") == 0) {
-			first = i + 1;
-			break;
-		} else if (strcmp(argv[i], "--size") == 0 && more) {
-			if (!cli_parse_size(argv[++i], &size) || size == 0)
-				return cli_usage(&cli_cmd_pub, "bad --size '%s'", argv[i]);
-		} else if (strcmp(argv[i], "--timeout") == 0 && more) {
-			timeout = cli_parse_seconds(argv[++i]);
-			if (timeout < 0)
-				return cli_usage(&cli_cmd_pub, "bad --timeout '%s'", argv[i]);
-		} else if (argv[i][0] == '-' && argv[i][1]) {
-			return cli_usage(&cli_cmd_pub, "unknown option '%s'", argv[i]);
-		} else if (!name) {
-			name = argv[i];
-		} else {
-			first = i;
-			break;
-		}
-	}
-	if (!name && first && first < argc)
-		name = argv[first++];
-	if (!name)
-		return cli_usage(&cli_cmd_pub, "missing NAME");
-	r = ipcx_topic_open(name, 0, 0, NULL, &t);
-	if (r < 0)
-		return cli_fail(r, "%s", name);
-	if (first && first < argc) {
-		for (int i = first; i < argc && r == 0; i++)
-			r = ipcx_topic_publish(t, argv[i], strlen(argv[i]), timeout);
-	} else {
-		while (r == 0 && (len = read_msg(&buf, &cap, size)) >= 0)
-			r = ipcx_topic_publish(t, buf, (size_t)len, timeout);
-	}
-	free(buf);
-	ipcx_topic_close(t);
-	return r < 0 ? cli_fail(r, "publish to %s", name) : 0;
+	return cli_run_sender(&cli_cmd_pub, &s, argc, argv);
 }
 
 const struct cli_cmd cli_cmd_pub = {
