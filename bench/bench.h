@@ -60,19 +60,19 @@ enum bench_shape { BENCH_RTT, BENCH_TPUT, BENCH_OP };
 
 struct bench_env {
 	const struct bench_case *c;
-	size_t size;       /* message size for this run (the case's, or the sweep's) */
-	void *state;       /* shared by both sides, zeroed */
-	void *local;       /* this process only, zeroed */
-	const char *tag;   /* unique name stem for objects, sockets, queues */
-	int fd[4];         /* free for setup to fill (pipes, sockets); -1 when unused */
-	long id;           /* free for setup (a System V id, ...) */
-	int receiver;      /* on side 1: which receiver this process is, 0 .. receivers-1 */
-	char *why;         /* a reason, up to BENCH_WHY bytes, shown when the case fails */
+	size_t size;     /* message size for this run (the case's, or the sweep's) */
+	void *state;     /* shared by both sides, zeroed */
+	void *local;     /* this process only, zeroed */
+	const char *tag; /* unique name stem for objects, sockets, queues */
+	int fd[4];       /* free for setup to fill (pipes, sockets); -1 when unused */
+	long id;         /* free for setup (a System V id, ...) */
+	int receiver;    /* on side 1: which receiver this process is, 0 .. receivers-1 */
+	char *why;       /* a reason, up to BENCH_WHY bytes, shown when the case fails */
 };
 #define BENCH_WHY 200
 
 struct bench_ops {
-	const char *(*available)(void);  /* NULL when it can run, else why not */
+	const char *(*available)(void); /* NULL when it can run, else why not */
 	int (*setup)(struct bench_env *e);
 	int (*open)(struct bench_env *e, int side);
 	int (*step)(struct bench_env *e, int side);
@@ -80,21 +80,21 @@ struct bench_ops {
 	void (*teardown)(struct bench_env *e);
 	size_t state_size;
 	size_t local_size;
-	bool sweep;        /* takes part in the latency-vs-size sweep (BENCH_RTT only) */
-	bool needs_roudi;  /* needs the iceoryx daemon started by the harness */
-	bool time_sender;  /* BENCH_TPUT: the figure is the sender's time per message alone
-			      (for a sender that never waits for its receivers) */
-	int receivers;     /* BENCH_TPUT: processes on side 1 (0 means 1), up to
-			    * BENCH_MAX_RECEIVERS, for one-to-many cases (topic fan-out) */
+	bool sweep;       /* takes part in the latency-vs-size sweep (BENCH_RTT only) */
+	bool needs_roudi; /* needs the iceoryx daemon started by the harness */
+	bool time_sender; /* BENCH_TPUT: the figure is the sender's time per message alone
+	                     (for a sender that never waits for its receivers) */
+	int receivers;    /* BENCH_TPUT: processes on side 1 (0 means 1), up to
+	                   * BENCH_MAX_RECEIVERS, for one-to-many cases (topic fan-out) */
 };
 #define BENCH_MAX_RECEIVERS 16
 
 struct bench_case {
-	const char *name;       /* fixed: scripts and the README read it */
+	const char *name; /* fixed: scripts and the README read it */
 	enum bench_shape shape;
-	const char *job;        /* cases with the same job are compared ("rtt", "op", "tput.64") */
-	const char *floor;      /* the floor case this one is divided by, or NULL */
-	size_t size;            /* message size in bytes (0 for none) */
+	const char *job;   /* cases with the same job are compared ("rtt", "op", "tput.64") */
+	const char *floor; /* the floor case this one is divided by, or NULL */
+	size_t size;       /* message size in bytes (0 for none) */
 	const struct bench_ops *ops; /* NULL: cannot run; `skip` says why */
 	const char *skip;
 };
@@ -107,11 +107,11 @@ extern const struct bench_case bench_cases_ipcx[];
 
 /* Helpers for cases. */
 int bench_fail(struct bench_env *e, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-int bench_write_all(int fd, const void *buf, size_t n);  /* 0 or -errno (-EPIPE at EOF) */
-int bench_read_all(int fd, void *buf, size_t n);         /* 0 or -errno (-EPIPE at EOF) */
-void *bench_buf(struct bench_env *e);  /* a per-process buffer of e->size bytes, touched */
-long bench_futex(void *word, int op, uint32_t val);      /* shared (not private) futex */
+        __attribute__((format(printf, 3, 4)));
+int bench_write_all(int fd, const void *buf, size_t n); /* 0 or -errno (-EPIPE at EOF) */
+int bench_read_all(int fd, void *buf, size_t n);        /* 0 or -errno (-EPIPE at EOF) */
+void *bench_buf(struct bench_env *e); /* a per-process buffer of e->size bytes, touched */
+long bench_futex(void *word, int op, uint32_t val); /* shared (not private) futex */
 static inline void bench_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -122,14 +122,14 @@ static inline void bench_relax(void)
 /* Clocks (clock.c): a cheap counter for per-sample timestamps, calibrated to ns. */
 void bench_clock_init(void);
 uint64_t bench_ticks(void);
-double bench_ticks_ns(uint64_t ticks);  /* ticks to ns, with the counter's own cost removed */
+double bench_ticks_ns(uint64_t ticks); /* ticks to ns, with the counter's own cost removed */
 double bench_clock_overhead_ns(void);
 const char *bench_clock_name(void);
-int64_t bench_now_ns(void);             /* CLOCK_MONOTONIC */
+int64_t bench_now_ns(void); /* CLOCK_MONOTONIC */
 
 /* The iceoryx daemon (roudi.c). */
-int bench_roudi_start(char *why, size_t whylen);  /* 0, or -errno with why filled */
+int bench_roudi_start(char *why, size_t whylen); /* 0, or -errno with why filled */
 void bench_roudi_stop(void);
-void bench_cleanup_stale(void);  /* our files in /tmp left by runs that were killed */
+void bench_cleanup_stale(void); /* our files in /tmp left by runs that were killed */
 
 #endif

@@ -49,9 +49,9 @@ static int spin_step(struct bench_env *e, int side)
 }
 
 static const struct bench_ops spin_ops = {
-	.step = spin_step,
-	.state_size = sizeof(struct spin_state),
-	.local_size = sizeof(struct spin_local),
+        .step = spin_step,
+        .state_size = sizeof(struct spin_state),
+        .local_size = sizeof(struct spin_local),
 };
 
 /*
@@ -94,9 +94,9 @@ static int futex_step(struct bench_env *e, int side)
 }
 
 static const struct bench_ops futex_ops = {
-	.step = futex_step,
-	.state_size = sizeof(struct futex_state),
-	.local_size = sizeof(struct spin_local),
+        .step = futex_step,
+        .state_size = sizeof(struct futex_state),
+        .local_size = sizeof(struct spin_local),
 };
 
 /* floor.memcpy.1m: copying 1 MiB between two hot buffers in one process. */
@@ -133,15 +133,15 @@ static void copy_close(struct bench_env *e, int side)
 }
 
 static const struct bench_ops copy_ops = {
-	.open = copy_open,
-	.step = copy_step,
-	.close = copy_close,
-	.local_size = sizeof(struct copy_local),
+        .open = copy_open,
+        .step = copy_step,
+        .close = copy_close,
+        .local_size = sizeof(struct copy_local),
 };
 
 const struct bench_case bench_cases_floor[] = {
-	{"floor.spin.rtt", BENCH_RTT, "floor", NULL, 0, &spin_ops, NULL},
-	{"floor.futex.rtt", BENCH_RTT, "floor", NULL, 0, &futex_ops, NULL},
-	{"floor.memcpy.1m", BENCH_OP, "floor", NULL, 1 << 20, &copy_ops, NULL},
-	{NULL, 0, NULL, NULL, 0, NULL, NULL},
+        {"floor.spin.rtt", BENCH_RTT, "floor", NULL, 0, &spin_ops, NULL},
+        {"floor.futex.rtt", BENCH_RTT, "floor", NULL, 0, &futex_ops, NULL},
+        {"floor.memcpy.1m", BENCH_OP, "floor", NULL, 1 << 20, &copy_ops, NULL},
+        {NULL, 0, NULL, NULL, 0, NULL, NULL},
 };

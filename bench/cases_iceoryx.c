@@ -74,7 +74,7 @@ static int iox_send(struct bench_env *e, struct iox_local *l)
 	enum iox_AllocationResult r = iox_pub_loan_chunk(l->pub, &chunk, (uint32_t)e->size);
 	if (r != AllocationResult_SUCCESS)
 		return bench_fail(e, -ENOMEM, "iox_pub_loan_chunk(%zu bytes) failed (%d)", e->size,
-				  (int)r);
+		                  (int)r);
 	memcpy(chunk, &l->seq, sizeof(l->seq));
 	iox_pub_publish_chunk(l->pub, chunk);
 	return 0;
@@ -86,7 +86,8 @@ static int iox_recv(struct bench_env *e, struct iox_local *l)
 	enum iox_ChunkReceiveResult r;
 	int64_t deadline = 0;
 	for (unsigned i = 1;
-	     (r = iox_sub_take_chunk(l->sub, &chunk)) == ChunkReceiveResult_NO_CHUNK_AVAILABLE; i++) {
+	     (r = iox_sub_take_chunk(l->sub, &chunk)) == ChunkReceiveResult_NO_CHUNK_AVAILABLE;
+	     i++) {
 		bench_relax();
 		if (i % 65536)
 			continue;
@@ -131,11 +132,11 @@ static void iox_close_side(struct bench_env *e, int side)
 }
 
 const struct bench_ops bench_iox_rtt = {.open = iox_open_side,
-					.step = iox_rtt_step,
-					.close = iox_close_side,
-					.local_size = sizeof(struct iox_local),
-					.sweep = true,
-					.needs_roudi = true};
+                                        .step = iox_rtt_step,
+                                        .close = iox_close_side,
+                                        .local_size = sizeof(struct iox_local),
+                                        .sweep = true,
+                                        .needs_roudi = true};
 #else
 static const char *iox_missing(void)
 {

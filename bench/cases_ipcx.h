@@ -16,15 +16,15 @@ extern const struct bench_ops bench_ipcx_event_rtt;
 extern const struct bench_ops bench_ipcx_mutex_op;
 extern const struct bench_ops bench_ipcx_sem_rtt, bench_ipcx_sem_op, bench_ipcx_sem_op2;
 extern const struct bench_ops bench_ipcx_chan_rtt_spin, bench_ipcx_chan_rtt_adaptive,
-	bench_ipcx_chan_rtt_sleep, bench_ipcx_chan_rtt_1m, bench_ipcx_topic_rtt,
-	bench_ipcx_chan_tput_64, bench_ipcx_chan_tput_1m, bench_ipcx_topic_fanout_1,
-	bench_ipcx_topic_fanout_4, bench_ipcx_topic_fanout_16;
+        bench_ipcx_chan_rtt_sleep, bench_ipcx_chan_rtt_1m, bench_ipcx_topic_rtt,
+        bench_ipcx_chan_tput_64, bench_ipcx_chan_tput_1m, bench_ipcx_topic_fanout_1,
+        bench_ipcx_topic_fanout_4, bench_ipcx_topic_fanout_16;
 
 extern const struct bench_ops bench_ipcx_chan_rtt_spin, bench_ipcx_chan_rtt_adaptive,
-	bench_ipcx_chan_rtt_sleep, bench_ipcx_chan_rtt_zc, bench_ipcx_chan_tput_copy,
-	bench_ipcx_chan_tput_full;
+        bench_ipcx_chan_rtt_sleep, bench_ipcx_chan_rtt_zc, bench_ipcx_chan_tput_copy,
+        bench_ipcx_chan_tput_full;
 extern const struct bench_ops bench_ipcx_topic_rtt, bench_ipcx_topic_fanout_1,
-	bench_ipcx_topic_fanout_4, bench_ipcx_topic_fanout_16;
+        bench_ipcx_topic_fanout_4, bench_ipcx_topic_fanout_16;
 extern const struct bench_ops bench_ipcx_region_read, bench_ipcx_mutexcopy_read;
 
 #endif

@@ -31,7 +31,7 @@ struct shared {
 	_Atomic int stop;
 	_Atomic int running;
 	uint8_t pad0[56];
-	_Atomic uint64_t writes;   /* the writer's count, on its own line */
+	_Atomic uint64_t writes; /* the writer's count, on its own line */
 	int64_t start_ns, end_ns;
 	uint8_t pad1[40];
 	uint8_t copy[MAX_SIZE]; /* the mutex-protected copy */
@@ -64,7 +64,7 @@ static void writer(struct bench_env *e, bool region)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	pin_to(bench_cpu_of_side(1));
 	r = region ? ipcx_region_open(bench_ipcx_name(e, 0), 0, 0, 0, &rg)
-		   : ipcx_mutex_open(bench_ipcx_name(e, 0), 0, 0, &mx);
+	           : ipcx_mutex_open(bench_ipcx_name(e, 0), 0, 0, &mx);
 	if (r < 0)
 		_exit(1);
 	sh->start_ns = bench_now_ns();
@@ -98,7 +98,8 @@ static int setup(struct bench_env *e, bool region)
 	if (e->size == 0 || e->size > MAX_SIZE)
 		return bench_fail(e, -EINVAL, "sizes 1 to %d only", MAX_SIZE);
 	if (region) {
-		r = ipcx_region_open(bench_ipcx_name(e, 0), IPCX_CREATE | IPCX_EXCL, 0, e->size, &rg);
+		r = ipcx_region_open(bench_ipcx_name(e, 0), IPCX_CREATE | IPCX_EXCL, 0, e->size,
+		                     &rg);
 		if (r < 0)
 			return bench_fail(e, r, "ipcx_region_open");
 		ipcx_region_close(rg);
@@ -140,8 +141,8 @@ static int open_side(struct bench_env *e, int side)
 {
 	struct local *l = e->local;
 	int r = e->c->ops->setup == region_setup
-			? ipcx_region_open(bench_ipcx_name(e, 0), 0, 0, 0, &l->rg)
-			: ipcx_mutex_open(bench_ipcx_name(e, 0), 0, 0, &l->mx);
+	                ? ipcx_region_open(bench_ipcx_name(e, 0), 0, 0, 0, &l->rg)
+	                : ipcx_mutex_open(bench_ipcx_name(e, 0), 0, 0, &l->mx);
 
 	return r < 0 ? bench_fail(e, r, "open") : 0;
 }
@@ -189,29 +190,31 @@ static void teardown(struct bench_env *e)
 		waitpid((pid_t)e->id, &st, 0);
 		/* What the reader cost the writer: the table has no column for it. */
 		if (sh->end_ns > sh->start_ns)
-			fprintf(stderr, "note: %s: the writer published %.2f M writes/s meanwhile\n",
-				e->c->name,
-				(double)atomic_load(&sh->writes) * 1e3 / (double)(sh->end_ns - sh->start_ns));
+			fprintf(stderr,
+			        "note: %s: the writer published %.2f M writes/s meanwhile\n",
+			        e->c->name,
+			        (double)atomic_load(&sh->writes) * 1e3 /
+			                (double)(sh->end_ns - sh->start_ns));
 	}
 	ipcx_unlink(bench_ipcx_name(e, 0));
 }
 
 const struct bench_ops bench_ipcx_region_read = {
-	.setup = region_setup,
-	.open = open_side,
-	.step = region_step,
-	.close = close_side,
-	.teardown = teardown,
-	.state_size = sizeof(struct shared),
-	.local_size = sizeof(struct local),
+        .setup = region_setup,
+        .open = open_side,
+        .step = region_step,
+        .close = close_side,
+        .teardown = teardown,
+        .state_size = sizeof(struct shared),
+        .local_size = sizeof(struct local),
 };
 
 const struct bench_ops bench_ipcx_mutexcopy_read = {
-	.setup = mutex_setup,
-	.open = open_side,
-	.step = mutex_step,
-	.close = close_side,
-	.teardown = teardown,
-	.state_size = sizeof(struct shared),
-	.local_size = sizeof(struct local),
+        .setup = mutex_setup,
+        .open = open_side,
+        .step = mutex_step,
+        .close = close_side,
+        .teardown = teardown,
+        .state_size = sizeof(struct shared),
+        .local_size = sizeof(struct local),
 };

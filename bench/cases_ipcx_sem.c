@@ -88,12 +88,21 @@ static int sem_op2_step(struct bench_env *e, int side)
 	return r < 0 ? r : ipcx_semset_op(s, up, 2, IPCX_FOREVER);
 }
 
-const struct bench_ops bench_ipcx_sem_rtt = {
-	.setup = sem_rtt_setup, .open = sem_open, .step = sem_rtt_step, .close = sem_close,
-	.teardown = sem_teardown, .local_size = sizeof(void *)};
-const struct bench_ops bench_ipcx_sem_op = {
-	.setup = sem_op_setup, .open = sem_open, .step = sem_op_step, .close = sem_close,
-	.teardown = sem_teardown, .local_size = sizeof(void *)};
-const struct bench_ops bench_ipcx_sem_op2 = {
-	.setup = sem_op_setup, .open = sem_open, .step = sem_op2_step, .close = sem_close,
-	.teardown = sem_teardown, .local_size = sizeof(void *)};
+const struct bench_ops bench_ipcx_sem_rtt = {.setup = sem_rtt_setup,
+                                             .open = sem_open,
+                                             .step = sem_rtt_step,
+                                             .close = sem_close,
+                                             .teardown = sem_teardown,
+                                             .local_size = sizeof(void *)};
+const struct bench_ops bench_ipcx_sem_op = {.setup = sem_op_setup,
+                                            .open = sem_open,
+                                            .step = sem_op_step,
+                                            .close = sem_close,
+                                            .teardown = sem_teardown,
+                                            .local_size = sizeof(void *)};
+const struct bench_ops bench_ipcx_sem_op2 = {.setup = sem_op_setup,
+                                             .open = sem_open,
+                                             .step = sem_op2_step,
+                                             .close = sem_close,
+                                             .teardown = sem_teardown,
+                                             .local_size = sizeof(void *)};

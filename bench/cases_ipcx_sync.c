@@ -124,12 +124,12 @@ static void event_teardown(struct bench_env *e)
 }
 
 const struct bench_ops bench_ipcx_event_rtt = {
-	.setup = event_setup,
-	.open = event_open,
-	.step = event_step,
-	.close = event_close,
-	.teardown = event_teardown,
-	.local_size = sizeof(struct event_local),
+        .setup = event_setup,
+        .open = event_open,
+        .step = event_step,
+        .close = event_close,
+        .teardown = event_teardown,
+        .local_size = sizeof(struct event_local),
 };
 
 /* ---- ipcx.mutex.op: an uncontended lock/unlock pair ---- */
@@ -174,10 +174,10 @@ static void mutex_teardown(struct bench_env *e)
 }
 
 const struct bench_ops bench_ipcx_mutex_op = {
-	.setup = mutex_setup,
-	.open = mutex_open,
-	.step = mutex_step,
-	.close = mutex_close,
-	.teardown = mutex_teardown,
-	.local_size = sizeof(ipcx_mutex *),
+        .setup = mutex_setup,
+        .open = mutex_open,
+        .step = mutex_step,
+        .close = mutex_close,
+        .teardown = mutex_teardown,
+        .local_size = sizeof(ipcx_mutex *),
 };

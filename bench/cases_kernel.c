@@ -87,7 +87,7 @@ static int pipe_rtt_setup(struct bench_env *e)
 }
 
 static const struct bench_ops pipe_rtt = {
-	.setup = pipe_rtt_setup, .step = stream_rtt_step, .sweep = true};
+        .setup = pipe_rtt_setup, .step = stream_rtt_step, .sweep = true};
 
 /* One socket pair: side 0 talks on fd[1]/fd[2] (the same socket), side 1 on fd[0]/fd[3]. */
 static int uds_setup(struct bench_env *e)
@@ -102,7 +102,8 @@ static int uds_setup(struct bench_env *e)
 	return e->fd[2] < 0 || e->fd[3] < 0 ? -errno : 0;
 }
 
-static const struct bench_ops uds_rtt = {.setup = uds_setup, .step = stream_rtt_step, .sweep = true};
+static const struct bench_ops uds_rtt = {
+        .setup = uds_setup, .step = stream_rtt_step, .sweep = true};
 
 /* Streaming: side 0 writes e->size bytes per step into fd[1], side 1 reads them from fd[0]. */
 static int stream_tput_step(struct bench_env *e, int side)
@@ -111,7 +112,7 @@ static int stream_tput_step(struct bench_env *e, int side)
 	if (!buf)
 		return -ENOMEM;
 	return side == 0 ? bench_write_all(e->fd[1], buf, e->size)
-			 : bench_read_all(e->fd[0], buf, e->size);
+	                 : bench_read_all(e->fd[0], buf, e->size);
 }
 
 static int pipe_tput_setup(struct bench_env *e)
@@ -233,7 +234,7 @@ static int sysv_rtt_step(struct bench_env *e, int side)
 }
 
 static const struct bench_ops sysv_rtt = {
-	.setup = sysv_rtt_setup, .step = sysv_rtt_step, .teardown = sysv_teardown};
+        .setup = sysv_rtt_setup, .step = sysv_rtt_step, .teardown = sysv_teardown};
 
 static int sysv_op_setup(struct bench_env *e)
 {
@@ -247,7 +248,7 @@ static int sysv_op_step(struct bench_env *e, int side)
 }
 
 static const struct bench_ops sysv_op = {
-	.setup = sysv_op_setup, .step = sysv_op_step, .teardown = sysv_teardown};
+        .setup = sysv_op_setup, .step = sysv_op_step, .teardown = sysv_teardown};
 
 static int sysv_op2_setup(struct bench_env *e)
 {
@@ -264,7 +265,7 @@ static int sysv_op2_step(struct bench_env *e, int side)
 }
 
 static const struct bench_ops sysv_op2 = {
-	.setup = sysv_op2_setup, .step = sysv_op2_step, .teardown = sysv_teardown};
+        .setup = sysv_op2_setup, .step = sysv_op2_step, .teardown = sysv_teardown};
 
 /* POSIX semaphores, process-shared, in the shared state. */
 struct psem_state {
@@ -318,28 +319,28 @@ static int psem_op_step(struct bench_env *e, int side)
 }
 
 static const struct bench_ops psem_rtt = {.setup = psem_setup,
-					  .step = psem_rtt_step,
-					  .teardown = psem_teardown,
-					  .state_size = sizeof(struct psem_state)};
+                                          .step = psem_rtt_step,
+                                          .teardown = psem_teardown,
+                                          .state_size = sizeof(struct psem_state)};
 static const struct bench_ops psem_op = {.setup = psem_setup,
-					 .step = psem_op_step,
-					 .teardown = psem_teardown,
-					 .state_size = sizeof(struct psem_state)};
+                                         .step = psem_op_step,
+                                         .teardown = psem_teardown,
+                                         .state_size = sizeof(struct psem_state)};
 
 #define FUTEX_FLOOR "floor.futex.rtt"
 const struct bench_case bench_cases_kernel[] = {
-	{"pipe.rtt", BENCH_RTT, "rtt", FUTEX_FLOOR, 64, &pipe_rtt, NULL},
-	{"uds.rtt", BENCH_RTT, "rtt", FUTEX_FLOOR, 64, &uds_rtt, NULL},
-	{"eventfd.rtt", BENCH_RTT, "rtt", FUTEX_FLOOR, 8, &eventfd_rtt, NULL},
-	{"mq.rtt", BENCH_RTT, "rtt", FUTEX_FLOOR, 64, &mq_rtt, NULL},
-	{"sysv_sem.rtt", BENCH_RTT, "rtt", FUTEX_FLOOR, 0, &sysv_rtt, NULL},
-	{"posix_sem.rtt", BENCH_RTT, "rtt", FUTEX_FLOOR, 0, &psem_rtt, NULL},
-	{"sysv_sem.op", BENCH_OP, "op", NULL, 0, &sysv_op, NULL},
-	{"sysv_sem.op2", BENCH_OP, "op2", NULL, 0, &sysv_op2, NULL},
-	{"posix_sem.op", BENCH_OP, "op", NULL, 0, &psem_op, NULL},
-	{"pipe.tput.64", BENCH_TPUT, "tput.64", NULL, 64, &pipe_tput, NULL},
-	{"pipe.tput.1m", BENCH_TPUT, "tput.1m", "floor.memcpy.1m", 1 << 20, &pipe_tput, NULL},
-	{"uds.tput.64", BENCH_TPUT, "tput.64", NULL, 64, &uds_tput, NULL},
-	{"uds.tput.1m", BENCH_TPUT, "tput.1m", "floor.memcpy.1m", 1 << 20, &uds_tput, NULL},
-	{NULL, 0, NULL, NULL, 0, NULL, NULL},
+        {"pipe.rtt", BENCH_RTT, "rtt", FUTEX_FLOOR, 64, &pipe_rtt, NULL},
+        {"uds.rtt", BENCH_RTT, "rtt", FUTEX_FLOOR, 64, &uds_rtt, NULL},
+        {"eventfd.rtt", BENCH_RTT, "rtt", FUTEX_FLOOR, 8, &eventfd_rtt, NULL},
+        {"mq.rtt", BENCH_RTT, "rtt", FUTEX_FLOOR, 64, &mq_rtt, NULL},
+        {"sysv_sem.rtt", BENCH_RTT, "rtt", FUTEX_FLOOR, 0, &sysv_rtt, NULL},
+        {"posix_sem.rtt", BENCH_RTT, "rtt", FUTEX_FLOOR, 0, &psem_rtt, NULL},
+        {"sysv_sem.op", BENCH_OP, "op", NULL, 0, &sysv_op, NULL},
+        {"sysv_sem.op2", BENCH_OP, "op2", NULL, 0, &sysv_op2, NULL},
+        {"posix_sem.op", BENCH_OP, "op", NULL, 0, &psem_op, NULL},
+        {"pipe.tput.64", BENCH_TPUT, "tput.64", NULL, 64, &pipe_tput, NULL},
+        {"pipe.tput.1m", BENCH_TPUT, "tput.1m", "floor.memcpy.1m", 1 << 20, &pipe_tput, NULL},
+        {"uds.tput.64", BENCH_TPUT, "tput.64", NULL, 64, &uds_tput, NULL},
+        {"uds.tput.1m", BENCH_TPUT, "tput.1m", "floor.memcpy.1m", 1 << 20, &uds_tput, NULL},
+        {NULL, 0, NULL, NULL, 0, NULL, NULL},
 };

@@ -34,7 +34,7 @@ static int nng_open_side(struct bench_env *e, int side)
 	r = side == 1 ? nng_listen(l->sock, url, NULL, 0) : nng_dial(l->sock, url, NULL, 0);
 	if (r != 0)
 		return bench_fail(e, -EIO, "nng_%s %s: %s", side ? "listen" : "dial", url,
-				  nng_strerror(r));
+		                  nng_strerror(r));
 	return 0;
 }
 
@@ -80,11 +80,11 @@ static void nng_teardown(struct bench_env *e)
 }
 
 const struct bench_ops bench_nng_rtt = {.open = nng_open_side,
-					.step = nng_rtt_step,
-					.close = nng_close_side,
-					.teardown = nng_teardown,
-					.local_size = sizeof(struct nng_local),
-					.sweep = true};
+                                        .step = nng_rtt_step,
+                                        .close = nng_close_side,
+                                        .teardown = nng_teardown,
+                                        .local_size = sizeof(struct nng_local),
+                                        .sweep = true};
 #else
 static const char *nng_missing(void)
 {

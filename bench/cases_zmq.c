@@ -39,7 +39,7 @@ static int zmq_open_side(struct bench_env *e, int side)
 	int r = side == 1 ? zmq_bind(l->sock, url) : zmq_connect(l->sock, url);
 	if (r < 0)
 		return bench_fail(e, -errno, "zmq_%s %s: %s", side ? "bind" : "connect", url,
-				  zmq_strerror(errno));
+		                  zmq_strerror(errno));
 	return 0;
 }
 
@@ -96,16 +96,16 @@ static void zmq_teardown(struct bench_env *e)
 }
 
 const struct bench_ops bench_zmq_rtt = {.open = zmq_open_side,
-					.step = zmq_rtt_step,
-					.close = zmq_close_side,
-					.teardown = zmq_teardown,
-					.local_size = sizeof(struct zmq_local),
-					.sweep = true};
+                                        .step = zmq_rtt_step,
+                                        .close = zmq_close_side,
+                                        .teardown = zmq_teardown,
+                                        .local_size = sizeof(struct zmq_local),
+                                        .sweep = true};
 const struct bench_ops bench_zmq_tput = {.open = zmq_open_side,
-					 .step = zmq_tput_step,
-					 .close = zmq_close_side,
-					 .teardown = zmq_teardown,
-					 .local_size = sizeof(struct zmq_local)};
+                                         .step = zmq_tput_step,
+                                         .close = zmq_close_side,
+                                         .teardown = zmq_teardown,
+                                         .local_size = sizeof(struct zmq_local)};
 #else
 static const char *zmq_missing(void)
 {

@@ -20,44 +20,46 @@
 
 /* The order of the table: floors, the kernel, peers, ipcx. */
 static const struct bench_case *const tables[] = {
-	bench_cases_floor,
-	bench_cases_kernel,
-	bench_cases_peers,
-	bench_cases_ipcx,
+        bench_cases_floor,
+        bench_cases_kernel,
+        bench_cases_peers,
+        bench_cases_ipcx,
 };
 
-static const size_t sweep_sizes[] = {64,	  256,	     1024,	4096,	   16384,
-				     65536, 262144, 1 << 20, 4 << 20};
+static const size_t sweep_sizes[] = {64, 256, 1024, 4096, 16384, 65536, 262144, 1 << 20, 4 << 20};
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: ipcx-bench [--quick] [--rounds N] [--filter GLOB] [--csv|--json]\n"
-		"                  [--sweep [--size BYTES]] [--budget-ms MS] [--csv-out FILE]\n"
-		"                  [--list] [--help]\n"
-		"\n"
-		"Measures ipcx side by side with the machine's floors, the kernel's IPC and peer\n"
-		"libraries (ZeroMQ, nng, iceoryx) in one run. Two-sided cases run as two processes\n"
-		"pinned to two CPUs. Rounds are interleaved (every case once, then again) and each\n"
-		"figure is the median over rounds; the table shows the min-max too.\n"
-		"\n"
-		"  --quick          3 rounds, short runs: the whole run takes well under 90 s\n"
-		"  --rounds N       number of rounds (default 5; --quick: 3)\n"
-		"  --filter GLOB    only cases whose name matches (fnmatch); may be repeated\n"
-		"  --skip GLOB      keep these cases' rows but do not run them; may be repeated\n"
-		"  --csv            CSV: case,p50_ns,p99_ns,mean_ns,msgs_per_s,gb_per_s\n"
-		"  --json           JSON with per-round figures, ratios and reasons\n"
-		"  --sweep          round-trip latency against message size (64 B to 4 MiB)\n"
-		"                   for the cases that support it; CSV: case,size,p50_ns,p99_ns,mean_ns\n"
-		"  --csv-out FILE   also write the CSV of this run to FILE\n"
-		"  --size BYTES     with --sweep: only this size (64, 256, ... 4194304)\n"
-		"  --budget-ms MS   time spent measuring one case in one round (default 1000;\n"
-		"                   --quick: 400)\n"
-		"  --list           list the cases and exit\n"
-		"\n"
-		"A case that cannot run (a peer not installed, a feature not built yet) keeps its\n"
-		"row with empty figures and says why on stderr. Exit status: 0 when the run\n"
-		"completed (even with skipped or failed cases), 1 on an error, 2 on bad usage.\n");
+	        "usage: ipcx-bench [--quick] [--rounds N] [--filter GLOB] [--csv|--json]\n"
+	        "                  [--sweep [--size BYTES]] [--budget-ms MS] [--csv-out FILE]\n"
+	        "                  [--list] [--help]\n"
+	        "\n"
+	        "Measures ipcx side by side with the machine's floors, the kernel's IPC and peer\n"
+	        "libraries (ZeroMQ, nng, iceoryx) in one run. Two-sided cases run as two "
+	        "processes\n"
+	        "pinned to two CPUs. Rounds are interleaved (every case once, then again) and "
+	        "each\n"
+	        "figure is the median over rounds; the table shows the min-max too.\n"
+	        "\n"
+	        "  --quick          3 rounds, short runs: the whole run takes well under 90 s\n"
+	        "  --rounds N       number of rounds (default 5; --quick: 3)\n"
+	        "  --filter GLOB    only cases whose name matches (fnmatch); may be repeated\n"
+	        "  --skip GLOB      keep these cases' rows but do not run them; may be repeated\n"
+	        "  --csv            CSV: case,p50_ns,p99_ns,mean_ns,msgs_per_s,gb_per_s\n"
+	        "  --json           JSON with per-round figures, ratios and reasons\n"
+	        "  --sweep          round-trip latency against message size (64 B to 4 MiB)\n"
+	        "                   for the cases that support it; CSV: "
+	        "case,size,p50_ns,p99_ns,mean_ns\n"
+	        "  --csv-out FILE   also write the CSV of this run to FILE\n"
+	        "  --size BYTES     with --sweep: only this size (64, 256, ... 4194304)\n"
+	        "  --budget-ms MS   time spent measuring one case in one round (default 1000;\n"
+	        "                   --quick: 400)\n"
+	        "  --list           list the cases and exit\n"
+	        "\n"
+	        "A case that cannot run (a peer not installed, a feature not built yet) keeps its\n"
+	        "row with empty figures and says why on stderr. Exit status: 0 when the run\n"
+	        "completed (even with skipped or failed cases), 1 on an error, 2 on bad usage.\n");
 }
 
 static volatile sig_atomic_t interrupted;
@@ -218,8 +220,8 @@ static void run_rounds(struct bench_row *rows, int n, int nrounds, double budget
 			if (interrupted)
 				break;
 			snprintf(row->why, sizeof(row->why), "%s", why[0] ? why : strerror(-e));
-			fprintf(stderr, "ipcx-bench: %s failed in round %d: %s\n", row->c->name, r + 1,
-				row->why);
+			fprintf(stderr, "ipcx-bench: %s failed in round %d: %s\n", row->c->name,
+			        r + 1, row->why);
 			if (++row->nfailed >= 2)
 				row->status = BENCH_FAILED;
 		}
@@ -227,7 +229,8 @@ static void run_rounds(struct bench_row *rows, int n, int nrounds, double budget
 	for (int i = 0; i < n; i++) {
 		struct bench_row *row = &rows[i];
 		if (row->status == BENCH_FAILED || (row->status == BENCH_OK && !row->nrounds)) {
-			/* A case given up shows no figures: the rounds it managed are too few to trust. */
+			/* A case given up shows no figures: the rounds it managed are too few to
+			 * trust. */
 			row->status = BENCH_FAILED;
 			row->nrounds = 0;
 		}
@@ -237,13 +240,19 @@ static void run_rounds(struct bench_row *rows, int n, int nrounds, double budget
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"quick", no_argument, NULL, 'q'},	 {"rounds", required_argument, NULL, 'r'},
-		{"filter", required_argument, NULL, 'f'}, {"csv", no_argument, NULL, 'c'},
-		{"skip", required_argument, NULL, 'k'},
-		{"json", no_argument, NULL, 'j'},	 {"sweep", no_argument, NULL, 's'},
-		{"budget-ms", required_argument, NULL, 'b'}, {"list", no_argument, NULL, 'l'},
-		{"size", required_argument, NULL, 'z'},	 {"csv-out", required_argument, NULL, 'o'},	 {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	        {"quick", no_argument, NULL, 'q'},
+	        {"rounds", required_argument, NULL, 'r'},
+	        {"filter", required_argument, NULL, 'f'},
+	        {"csv", no_argument, NULL, 'c'},
+	        {"skip", required_argument, NULL, 'k'},
+	        {"json", no_argument, NULL, 'j'},
+	        {"sweep", no_argument, NULL, 's'},
+	        {"budget-ms", required_argument, NULL, 'b'},
+	        {"list", no_argument, NULL, 'l'},
+	        {"size", required_argument, NULL, 'z'},
+	        {"csv-out", required_argument, NULL, 'o'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
 	};
 	int nrounds = 0, nglobs = 0, opt;
 	double budget_ms = 0;
@@ -263,7 +272,8 @@ int main(int argc, char **argv)
 		case 'r':
 			nrounds = (int)strtol(optarg, &end, 10);
 			if (*end || end == optarg || nrounds < 1 || nrounds > BENCH_MAX_ROUNDS) {
-				fprintf(stderr, "EINVAL: --rounds takes 1 to %d\n", BENCH_MAX_ROUNDS);
+				fprintf(stderr, "EINVAL: --rounds takes 1 to %d\n",
+				        BENCH_MAX_ROUNDS);
 				return 2;
 			}
 			break;
@@ -300,7 +310,8 @@ int main(int argc, char **argv)
 			for (size_t i = 0; i < sizeof(sweep_sizes) / sizeof(sweep_sizes[0]); i++)
 				if (!*end && only_size == sweep_sizes[i])
 					goto size_ok;
-			fprintf(stderr, "EINVAL: --size takes one of the sweep's sizes, 64 to 4194304\n");
+			fprintf(stderr,
+			        "EINVAL: --size takes one of the sweep's sizes, 64 to 4194304\n");
 			return 2;
 		size_ok:
 			break;
@@ -354,7 +365,8 @@ int main(int argc, char **argv)
 	bench_clock_init();
 	bench_pick_cpus();
 	for (int i = 0; i < n; i++)
-		if (rows[i].status == BENCH_SKIPPED && (!sweep || i == 0 || rows[i].c != rows[i - 1].c))
+		if (rows[i].status == BENCH_SKIPPED &&
+		    (!sweep || i == 0 || rows[i].c != rows[i - 1].c))
 			fprintf(stderr, "skipped: %s: %s\n", rows[i].c->name, rows[i].why);
 	bench_cleanup_stale();
 	start_roudi_if_needed(rows, n);
@@ -371,15 +383,15 @@ int main(int argc, char **argv)
 			fprintf(stderr, "failed: %s: %s\n", rows[i].c->name, rows[i].why);
 		else if (rows[i].nfailed)
 			fprintf(stderr, "note: %s: %d of %d rounds failed and are left out\n",
-				rows[i].c->name, rows[i].nfailed, nrounds);
+			        rows[i].c->name, rows[i].nfailed, nrounds);
 		aggregate(&rows[i]);
 	}
 	struct bench_run run = {.rows = rows,
-				.n = n,
-				.nrounds = nrounds,
-				.budget_ms = budget_ms,
-				.sweep = sweep,
-				.quick = quick};
+	                        .n = n,
+	                        .nrounds = nrounds,
+	                        .budget_ms = budget_ms,
+	                        .sweep = sweep,
+	                        .quick = quick};
 	bench_ratios(&run);
 	bench_report(&run, fmt, stdout);
 	if (csv_out) {

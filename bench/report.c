@@ -73,7 +73,7 @@ static void machine(char *buf, size_t n)
 	struct utsname u;
 	uname(&u);
 	snprintf(buf, n, "%s, %ld CPUs online, Linux %s", model, sysconf(_SC_NPROCESSORS_ONLN),
-		 u.release);
+	         u.release);
 }
 
 /* Times: ns below 10 us, then us, then ms. */
@@ -142,15 +142,15 @@ static void table(const struct bench_run *run, FILE *out)
 	if (la)
 		fclose(la);
 	fprintf(out,
-		"# clock %s (its cost, %.0f ns per sample, is subtracted); %d rounds interleaved, "
-		"%.0f ms per case per round; figures are medians over rounds\n",
-		bench_clock_name(), bench_clock_overhead_ns(), run->nrounds, run->budget_ms);
+	        "# clock %s (its cost, %.0f ns per sample, is subtracted); %d rounds interleaved, "
+	        "%.0f ms per case per round; figures are medians over rounds\n",
+	        bench_clock_name(), bench_clock_overhead_ns(), run->nrounds, run->budget_ms);
 	if (run->sweep) {
-		fprintf(out, "%-28s %9s %10s %10s %10s  %s\n", "case", "size", "p50", "p99",
-			"mean", "p50 min-max");
+		fprintf(out, "%-28s %9s %10s %10s %10s  %s\n", "case", "size", "p50", "p99", "mean",
+		        "p50 min-max");
 	} else {
 		fprintf(out, "%-27s %9s %9s %9s  %-21s %10s %7s  %-18s %s\n", "case", "p50", "p99",
-			"mean", "min-max", "msgs/s", "GB/s", "x floor", "x best non-ipcx");
+		        "mean", "min-max", "msgs/s", "GB/s", "x floor", "x best non-ipcx");
 	}
 	for (int i = 0; i < run->n; i++) {
 		const struct bench_row *r = &run->rows[i];
@@ -158,10 +158,10 @@ static void table(const struct bench_run *run, FILE *out)
 		if (r->status != BENCH_OK || r->nrounds == 0) {
 			if (run->sweep)
 				fprintf(out, "%-28s %9zu  %s: %s\n", r->c->name, r->size,
-					r->status == BENCH_SKIPPED ? "skipped" : "failed", r->why);
+				        r->status == BENCH_SKIPPED ? "skipped" : "failed", r->why);
 			else
 				fprintf(out, "%-27s  %s: %s\n", r->c->name,
-					r->status == BENCH_SKIPPED ? "skipped" : "failed", r->why);
+				        r->status == BENCH_SKIPPED ? "skipped" : "failed", r->why);
 			continue;
 		}
 		fmt_time(a, sizeof(a), r->med.p50);
@@ -169,8 +169,8 @@ static void table(const struct bench_run *run, FILE *out)
 		fmt_time(c, sizeof(c), r->med.mean);
 		fmt_range(d, sizeof(d), r->lo, r->hi);
 		if (run->sweep) {
-			fprintf(out, "%-28s %9zu %10s %10s %10s  %s\n", r->c->name, r->size, a, b, c,
-				d);
+			fprintf(out, "%-28s %9zu %10s %10s %10s  %s\n", r->c->name, r->size, a, b,
+			        c, d);
 			continue;
 		}
 		fmt_rate(e, sizeof(e), r->med.msgs, "");
@@ -181,14 +181,14 @@ static void table(const struct bench_run *run, FILE *out)
 		fmt_ratio(g, sizeof(g), r->x_floor, short_floor(r->c->floor));
 		fmt_ratio(h, sizeof(h), r->x_best, r->best ? r->best : "");
 		fprintf(out, "%-27s %9s %9s %9s  %-21s %10s %7s  %-18s %s\n", r->c->name, a, b, c,
-			d, e, f, g, h);
+		        d, e, f, g, h);
 	}
 	if (!run->sweep)
-		fprintf(out,
-			"# min-max: over rounds, of p50 for round trips and of the mean for "
-			"operations and streams;\n"
-			"# x floor, x best: that same figure divided by the floor's and by the best "
-			"non-ipcx case's for the same job (lower is better)\n");
+		fprintf(out, "# min-max: over rounds, of p50 for round trips and of the mean for "
+		             "operations and streams;\n"
+		             "# x floor, x best: that same figure divided by the floor's and by "
+		             "the best "
+		             "non-ipcx case's for the same job (lower is better)\n");
 }
 
 static void num(FILE *out, double v, const char *fmt)
@@ -200,7 +200,7 @@ static void num(FILE *out, double v, const char *fmt)
 static void csv(const struct bench_run *run, FILE *out)
 {
 	fprintf(out, run->sweep ? "case,size,p50_ns,p99_ns,mean_ns\n"
-				: "case,p50_ns,p99_ns,mean_ns,msgs_per_s,gb_per_s\n");
+	                        : "case,p50_ns,p99_ns,mean_ns,msgs_per_s,gb_per_s\n");
 	for (int i = 0; i < run->n; i++) {
 		const struct bench_row *r = &run->rows[i];
 		bool ok = r->status == BENCH_OK && r->nrounds > 0;
@@ -262,17 +262,17 @@ static void json(const struct bench_run *run, FILE *out)
 	jstr(out, m);
 	fprintf(out, ",\n  \"clock\": ");
 	jstr(out, bench_clock_name());
-	fprintf(out, ",\n  \"clock_overhead_ns\": %.2f,\n  \"rounds\": %d,\n", bench_clock_overhead_ns(),
-		run->nrounds);
+	fprintf(out, ",\n  \"clock_overhead_ns\": %.2f,\n  \"rounds\": %d,\n",
+	        bench_clock_overhead_ns(), run->nrounds);
 	fprintf(out, "  \"budget_ms\": %.0f,\n  \"sweep\": %s,\n  \"cases\": [\n", run->budget_ms,
-		run->sweep ? "true" : "false");
+	        run->sweep ? "true" : "false");
 	for (int i = 0; i < run->n; i++) {
 		const struct bench_row *r = &run->rows[i];
 		bool ok = r->status == BENCH_OK && r->nrounds > 0;
 		fprintf(out, "    {\"case\": ");
 		jstr(out, r->c->name);
 		fprintf(out, ", \"size\": %zu, \"status\": \"%s\", ", r->size,
-			ok ? "ok" : status[r->status == BENCH_OK ? BENCH_FAILED : r->status]);
+		        ok ? "ok" : status[r->status == BENCH_OK ? BENCH_FAILED : r->status]);
 		if (!ok) {
 			fprintf(out, "\"reason\": ");
 			jstr(out, r->why);

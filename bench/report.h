@@ -18,7 +18,7 @@ struct bench_row {
 	enum bench_status status;
 	char why[BENCH_WHY + 64];
 	int nrounds;
-	int nfailed;            /* rounds that failed (their figures are left out) */
+	int nfailed; /* rounds that failed (their figures are left out) */
 	struct bench_fig rounds[BENCH_MAX_ROUNDS];
 	struct bench_fig med;   /* median over rounds, figure by figure */
 	double lo, hi;          /* min and max over rounds of the key figure */

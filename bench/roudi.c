@@ -30,17 +30,16 @@ static pid_t roudi_pid;
 static char conf_path[64], log_path[64];
 
 /* Chunk pools: the payload plus RouDi's own chunk header must fit. */
-static const char roudi_conf[] =
-	"[general]\nversion = 1\n[[segment]]\n"
-	"[[segment.mempool]]\nsize = 128\ncount = 512\n"
-	"[[segment.mempool]]\nsize = 512\ncount = 64\n"
-	"[[segment.mempool]]\nsize = 2048\ncount = 64\n"
-	"[[segment.mempool]]\nsize = 8192\ncount = 64\n"
-	"[[segment.mempool]]\nsize = 32768\ncount = 32\n"
-	"[[segment.mempool]]\nsize = 131072\ncount = 32\n"
-	"[[segment.mempool]]\nsize = 524288\ncount = 16\n"
-	"[[segment.mempool]]\nsize = 1048576\ncount = 16\n"
-	"[[segment.mempool]]\nsize = 4194304\ncount = 8\n";
+static const char roudi_conf[] = "[general]\nversion = 1\n[[segment]]\n"
+                                 "[[segment.mempool]]\nsize = 128\ncount = 512\n"
+                                 "[[segment.mempool]]\nsize = 512\ncount = 64\n"
+                                 "[[segment.mempool]]\nsize = 2048\ncount = 64\n"
+                                 "[[segment.mempool]]\nsize = 8192\ncount = 64\n"
+                                 "[[segment.mempool]]\nsize = 32768\ncount = 32\n"
+                                 "[[segment.mempool]]\nsize = 131072\ncount = 32\n"
+                                 "[[segment.mempool]]\nsize = 524288\ncount = 16\n"
+                                 "[[segment.mempool]]\nsize = 1048576\ncount = 16\n"
+                                 "[[segment.mempool]]\nsize = 4194304\ncount = 8\n";
 
 /* True when some RouDi holds its unique lock (one that is not ours, if we have none). */
 static bool roudi_running(void)
@@ -187,7 +186,8 @@ int bench_roudi_start(char *why, size_t whylen)
 		if (waitpid(pid, &st, WNOHANG) == pid) {
 			roudi_pid = 0;
 			if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
-				snprintf(why, whylen, "iox-roudi not found (install the iceoryx package)");
+				snprintf(why, whylen,
+				         "iox-roudi not found (install the iceoryx package)");
 			else
 				log_tail(why, whylen, "iox-roudi exited at start");
 			bench_roudi_stop();

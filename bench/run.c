@@ -34,11 +34,11 @@ struct ctl {
 	_Atomic int opened[MAX_PROCS];
 	_Atomic int pinned[MAX_PROCS];
 	_Atomic int done[MAX_PROCS];
-	_Atomic int warm_done;     /* TPUT: how many receivers have taken the probe messages */
+	_Atomic int warm_done; /* TPUT: how many receivers have taken the probe messages */
 	_Atomic int plan_ready;
 	uint64_t warm, samples, loop, check_every; /* written before plan_ready (release) */
-	_Atomic uint64_t stop_at;  /* side 1 stops after this many steps (side 0 ran short) */
-	uint64_t loop_done;        /* TPUT: messages in the timed stretch */
+	_Atomic uint64_t stop_at; /* side 1 stops after this many steps (side 0 ran short) */
+	uint64_t loop_done;       /* TPUT: messages in the timed stretch */
 	int64_t t_start, t_end[MAX_PROCS]; /* t_end[0]: the producer's last send */
 	double mean_ns;
 	uint64_t nsamples;
@@ -62,7 +62,7 @@ void bench_pick_cpus(void)
 		cpu_of_side[1] = cpu_of_side[0];
 		if (!pin_note_done++)
 			fprintf(stderr, "note: only one CPU available; both sides share CPU %d\n",
-				cpu_of_side[0]);
+			        cpu_of_side[0]);
 	}
 }
 
@@ -180,7 +180,7 @@ static uint64_t n_done; /* steps this process has made */
 
 /* Side 0: up to n steps, fewer if the deadline passes; *made says how many. */
 static int steps0(struct bench_env *e, struct ctl *ctl, uint64_t n, int64_t deadline,
-		  uint64_t *made)
+                  uint64_t *made)
 {
 	int (*step)(struct bench_env *, int) = e->c->ops->step;
 	uint64_t i = 0, check = ctl->check_every ? ctl->check_every : 1;
@@ -281,9 +281,8 @@ static int run_timed(struct bench_env *e, struct ctl *ctl, double budget_ns)
 			stretch[j] = stretch[j - 1];
 			stretch[j - 1] = t;
 		}
-	ctl->mean_ns = ns ? (ns % 2 ? stretch[ns / 2]
-				    : (stretch[ns / 2 - 1] + stretch[ns / 2]) / 2)
-			  : NAN;
+	ctl->mean_ns =
+	        ns ? (ns % 2 ? stretch[ns / 2] : (stretch[ns / 2 - 1] + stretch[ns / 2]) / 2) : NAN;
 	if (e->c->shape == BENCH_RTT && n_done < FIRST_STEPS + ctl->warm + ctl->samples + ctl->loop)
 		return stop_early(e, ctl);
 	return 0;
@@ -438,7 +437,7 @@ static int reap(pid_t *pid, int n, int64_t deadline, struct ctl *ctl, char *why)
 			if (!failed && (bench_now_ns() > deadline || stop_requested)) {
 				failed = -ETIMEDOUT;
 				snprintf(why, BENCH_WHY, "%s",
-					 stop_requested ? "interrupted" : "timed out");
+				         stop_requested ? "interrupted" : "timed out");
 				for (int i = 0; i < n; i++)
 					if (pid[i] > 0)
 						kill(pid[i], SIGKILL);
@@ -456,14 +455,14 @@ static int reap(pid_t *pid, int n, int64_t deadline, struct ctl *ctl, char *why)
 				continue;
 			failed = -EIO;
 			if (ctl->why[i][0])
-				snprintf(why, BENCH_WHY, "%s%.*s", i ? "side 1: " : "side 0: ",
-					 BENCH_WHY - 9, ctl->why[i]);
+				snprintf(why, BENCH_WHY, "%s%.*s",
+				         i ? "side 1: " : "side 0: ", BENCH_WHY - 9, ctl->why[i]);
 			else if (WIFSIGNALED(st))
 				snprintf(why, BENCH_WHY, "side %d killed by signal %d", i,
-					 WTERMSIG(st));
+				         WTERMSIG(st));
 			else
 				snprintf(why, BENCH_WHY, "side %d exited with %d", i,
-					 WEXITSTATUS(st));
+				         WEXITSTATUS(st));
 			for (int j = 0; j < n; j++)
 				if (pid[j] > 0)
 					kill(pid[j], SIGKILL);
@@ -473,7 +472,7 @@ static int reap(pid_t *pid, int n, int64_t deadline, struct ctl *ctl, char *why)
 }
 
 int bench_run_case(const struct bench_case *c, size_t size, double budget_ns, unsigned seq,
-		   struct bench_fig *fig, char *why)
+                   struct bench_fig *fig, char *why)
 {
 	const struct bench_ops *ops = c->ops;
 	int receivers = c->shape == BENCH_OP ? 0 : ops->receivers > 1 ? ops->receivers : 1;
@@ -487,22 +486,23 @@ int bench_run_case(const struct bench_case *c, size_t size, double budget_ns, un
 	snprintf(tag, sizeof(tag), "ipcxb-%d-%u", (int)getpid(), seq);
 	for (int i = 0; i < 4; i++)
 		e.fd[i] = -1;
-	struct ctl *ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE,
-			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct ctl *ctl =
+	        mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (ctl == MAP_FAILED)
 		return bench_fail(&e, -errno, "mmap: %s", strerror(errno));
 	atomic_store(&ctl->stop_at, UINT64_MAX);
 	if (ops->state_size) {
 		e.state = mmap(NULL, ops->state_size, PROT_READ | PROT_WRITE,
-			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		               MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 		if (e.state == MAP_FAILED) {
 			munmap(ctl, sizeof(*ctl));
 			return bench_fail(&e, -errno, "mmap: %s", strerror(errno));
 		}
 	}
 	if (receivers > BENCH_MAX_RECEIVERS || (receivers > 1 && c->shape != BENCH_TPUT)) {
-		r = bench_fail(&e, -EINVAL, "more than one receiver needs BENCH_TPUT and at most %d",
-			       BENCH_MAX_RECEIVERS);
+		r = bench_fail(&e, -EINVAL,
+		               "more than one receiver needs BENCH_TPUT and at most %d",
+		               BENCH_MAX_RECEIVERS);
 		goto unmap;
 	}
 	if (ops->setup && (r = ops->setup(&e)) < 0) {
@@ -545,7 +545,8 @@ int bench_run_case(const struct bench_case *c, size_t size, double budget_ns, un
 		/* Until the last receiver has the last message, or for a case that measures the
 		 * sender's cost alone, until the sender has sent it. */
 		int64_t end = 0;
-		for (int p = c->ops->time_sender ? 0 : 1; p < (c->ops->time_sender ? 1 : nproc); p++)
+		for (int p = c->ops->time_sender ? 0 : 1; p < (c->ops->time_sender ? 1 : nproc);
+		     p++)
 			if (ctl->t_end[p] > end)
 				end = ctl->t_end[p];
 		double el = (double)(end - ctl->t_start);

@@ -15,7 +15,7 @@ struct bench_fig {
  * seq makes the object names unique. Returns 0, or -errno with a reason in why (BENCH_WHY).
  */
 int bench_run_case(const struct bench_case *c, size_t size, double budget_ns, unsigned seq,
-		   struct bench_fig *fig, char *why);
+                   struct bench_fig *fig, char *why);
 
 /* Chooses the two CPUs the sides are pinned to (the first two this process may use). */
 void bench_pick_cpus(void);

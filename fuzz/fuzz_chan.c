@@ -32,11 +32,11 @@ static uint64_t take(struct input *in, unsigned bytes)
 
 /* Offsets worth aiming at: the positions, the lock, futex words, counters, a slot. */
 static const uint32_t hot[] = {
-	offsetof(struct chan_body, capacity), offsetof(struct chan_body, max_msg),
-	offsetof(struct chan_body, lock),     offsetof(struct chan_body, reserve),
-	offsetof(struct chan_body, consume),  offsetof(struct chan_body, head),
-	offsetof(struct chan_body, orphans),  offsetof(struct chan_body, slots),
-	offsetof(struct chan_body, slots) + 8,
+        offsetof(struct chan_body, capacity),  offsetof(struct chan_body, max_msg),
+        offsetof(struct chan_body, lock),      offsetof(struct chan_body, reserve),
+        offsetof(struct chan_body, consume),   offsetof(struct chan_body, head),
+        offsetof(struct chan_body, orphans),   offsetof(struct chan_body, slots),
+        offsetof(struct chan_body, slots) + 8,
 };
 
 static void scribble(ipcx_chan *c, struct input *in)
@@ -70,7 +70,7 @@ static void check_span(ipcx_chan *c, const void *p, size_t len)
 
 	if (q < c->data || q + len > c->data + c->cap) {
 		fprintf(stderr, "span %p+%zu outside ring %p+%llu\n", (const void *)q, len,
-			(void *)c->data, (unsigned long long)c->cap);
+		        (void *)c->data, (unsigned long long)c->cap);
 		abort();
 	}
 	if (len) /* touch both ends: ASan checks them */

@@ -71,7 +71,7 @@ static uint64_t take(const uint8_t **d, size_t *n, unsigned bytes)
 	uint64_t v = 0;
 
 	for (unsigned i = 0; i < bytes && *n; i++, (*d)++, (*n)--)
-		v |= (uint64_t)**d << (8 * i);
+		v |= (uint64_t) * *d << (8 * i);
 	return v;
 }
 
@@ -114,14 +114,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 2:
 			off = pick(&d, &n);
 			len = pick(&d, &n);
-			r = ipcx_region_read(rg, off, buf, len > sizeof(buf) ? sizeof(buf) : len, &v);
+			r = ipcx_region_read(rg, off, buf, len > sizeof(buf) ? sizeof(buf) : len,
+			                     &v);
 			if (r != 0 && r != -EINVAL && r != -EAGAIN)
 				abort();
 			break;
 		case 3:
 			off = pick(&d, &n);
 			len = pick(&d, &n);
-			r = ipcx_region_write(rg, off, buf, len > sizeof(buf) ? sizeof(buf) : len, 0);
+			r = ipcx_region_write(rg, off, buf, len > sizeof(buf) ? sizeof(buf) : len,
+			                      0);
 			if (r != 0 && r != -EINVAL)
 				abort();
 			break;

@@ -72,8 +72,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		t = NULL;
 	for (uint32_t i = 0; i < n + 1; i++) {
 		struct ipcx_sembuf ops[3] = {{i, -1, (data[0] & 64) ? IPCX_SEM_UNDO : 0},
-					     {(i + 1) % n, 1, 0},
-					     {i, 0, IPCX_SEM_NOWAIT}};
+		                             {(i + 1) % n, 1, 0},
+		                             {i, 0, IPCX_SEM_NOWAIT}};
 
 		ipcx_semset_op(s, ops, 1 + (data[0] >> 6) % 3, 0);
 		ipcx_semset_op(s, ops + 1, 1, 0);

@@ -24,8 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct pristine {
 	const char *name;
-	uint8_t *map;   /* the object's file, mapped */
-	uint8_t *copy;  /* its body as created */
+	uint8_t *map;  /* the object's file, mapped */
+	uint8_t *copy; /* its body as created */
 	size_t body;
 };
 

@@ -45,13 +45,13 @@ struct entry {
 	_Atomic uint32_t sleeping; /* the waiter may be asleep on state */
 	_Atomic uint32_t tid;      /* the waiter's thread id, from the lock word */
 	uint32_t pad;
-	_Atomic uint64_t gen;      /* the generation (seq >> 1) the waiter registered under */
+	_Atomic uint64_t gen; /* the generation (seq >> 1) the waiter registered under */
 } __attribute__((aligned(64)));
 
 struct body {
 	uint32_t magic;
 	uint32_t nentries;
-	int32_t mutex_kind;        /* glibc's kind word of every entry's mutex */
+	int32_t mutex_kind; /* glibc's kind word of every entry's mutex */
 	uint32_t entry_size;
 	uint8_t pad0[48];
 	/* The futex word: bit 0 = set, bits 1-31 = generation, bumped by set and pulse (and by
@@ -60,9 +60,9 @@ struct body {
 	_Atomic uint32_t seq;
 	_Atomic uint32_t sleepers; /* waiters asleep on seq */
 	uint64_t reserved;
-	_Atomic uint32_t claimed;  /* hint: entries in use; 0 lets notify return at once */
-	_Atomic uint32_t hiwater;  /* hint: entries ever used; bounds every scan */
-	_Atomic uint32_t cursor;   /* where the next notify starts its scan */
+	_Atomic uint32_t claimed; /* hint: entries in use; 0 lets notify return at once */
+	_Atomic uint32_t hiwater; /* hint: entries ever used; bounds every scan */
+	_Atomic uint32_t cursor;  /* where the next notify starts its scan */
 	uint8_t pad1[36];
 	struct entry e[NENTRIES];
 };
@@ -75,7 +75,7 @@ struct ipcx_event {
 	struct ipcx__obj obj;
 	struct body *b;
 	_Atomic uint32_t mode;
-	_Atomic uint32_t budget;   /* the adaptive spin budget, shared by this handle's waits */
+	_Atomic uint32_t budget; /* the adaptive spin budget, shared by this handle's waits */
 };
 
 static int event_validate(const void *body, uint64_t size)
@@ -106,7 +106,7 @@ static void event_on_remove(void *body, uint64_t size)
 }
 
 const struct ipcx__kind ipcx__event_kind = {IPCX_KIND_EVENT, "event", event_validate,
-					    event_on_remove};
+                                            event_on_remove};
 
 static int event_init(void *body, uint64_t size, const void *arg)
 {
@@ -136,7 +136,7 @@ int ipcx_event_open(const char *name, unsigned flags, mode_t mode, ipcx_event **
 	if (!ev)
 		return -ENOMEM;
 	r = ipcx__obj_open(&ev->obj, &ipcx__event_kind, name, flags, mode, sizeof(struct body),
-			   event_init, NULL);
+	                   event_init, NULL);
 	if (r < 0) {
 		free(ev);
 		return r;
@@ -170,9 +170,8 @@ static void raise_hiwater(struct body *b, uint32_t v)
 	uint32_t cur = atomic_load_explicit(&b->hiwater, memory_order_relaxed);
 
 	for (int i = 0; i < 64 && cur < v; i++)
-		if (atomic_compare_exchange_weak_explicit(&b->hiwater, &cur, v,
-							  memory_order_relaxed,
-							  memory_order_relaxed))
+		if (atomic_compare_exchange_weak_explicit(
+		            &b->hiwater, &cur, v, memory_order_relaxed, memory_order_relaxed))
 			return;
 }
 
@@ -245,7 +244,7 @@ static int release(struct body *b, struct entry *e, int r)
 	uint32_t s = ENTRY_WAITING;
 
 	if (!atomic_compare_exchange_strong_explicit(&e->state, &s, ENTRY_FREE,
-						     memory_order_acq_rel, memory_order_acquire)) {
+	                                             memory_order_acq_rel, memory_order_acquire)) {
 		/* A notify counted us: we must return as woken, whatever else happened. */
 		if (s == ENTRY_WOKEN)
 			r = 0;
@@ -260,8 +259,8 @@ static int wait_registered(ipcx_event *ev, struct entry *e, uint64_t gen, ipcx__
 {
 	struct body *b = ev->b;
 	struct ipcx__spin sp = {
-		.mode = atomic_load_explicit(&ev->mode, memory_order_relaxed),
-		.budget_ns = atomic_load_explicit(&ev->budget, memory_order_relaxed),
+	        .mode = atomic_load_explicit(&ev->mode, memory_order_relaxed),
+	        .budget_ns = atomic_load_explicit(&ev->budget, memory_order_relaxed),
 	};
 	_Atomic uint32_t *sleepers[2] = {&b->sleepers, &e->sleeping};
 	int r = 0;
@@ -323,7 +322,7 @@ static void new_generation(struct body *b, bool set)
 	for (int i = 0; i < 1000; i++) {
 		uint32_t n = ((s + 2) & ~1u) | (set ? 1u : 0u);
 		if (atomic_compare_exchange_weak_explicit(&b->seq, &s, n, memory_order_seq_cst,
-							  memory_order_relaxed))
+		                                          memory_order_relaxed))
 			return;
 	}
 	if (set) {
@@ -416,9 +415,8 @@ static int notify_one(struct body *b, struct entry *e, uint64_t gen)
 	if (r == EBUSY || r == EDEADLK) {
 		if (!held_by_waiter(e))
 			return 0; /* held by someone reclaiming it */
-		if (!atomic_compare_exchange_strong_explicit(&e->state, &s, ENTRY_WOKEN,
-							     memory_order_seq_cst,
-							     memory_order_relaxed))
+		if (!atomic_compare_exchange_strong_explicit(
+		            &e->state, &s, ENTRY_WOKEN, memory_order_seq_cst, memory_order_relaxed))
 			return 0; /* it left first */
 		ipcx__wake(&e->state, &e->sleeping, 1);
 		return 1;
@@ -480,7 +478,7 @@ int ipcx_event_get_state(ipcx_event *ev, struct ipcx_event_state *ret_state)
 		if (ipcx__robust_word(&e->m) & IPCX__FUTEX_OWNER_DIED)
 			st.dead++;
 		else if (s == ENTRY_WAITING && held_by_waiter(e) &&
-			 atomic_load_explicit(&e->gen, memory_order_relaxed) == gen)
+		         atomic_load_explicit(&e->gen, memory_order_relaxed) == gen)
 			st.waiters++;
 	}
 	*ret_state = st;

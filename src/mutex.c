@@ -23,7 +23,7 @@
 
 struct body {
 	uint32_t magic;
-	int32_t mutex_kind;        /* glibc's kind word of m, checked by validate */
+	int32_t mutex_kind; /* glibc's kind word of m, checked by validate */
 	uint8_t pad0[56];
 	pthread_mutex_t m;
 	uint8_t pad1[64 - sizeof(pthread_mutex_t) % 64];
@@ -47,8 +47,8 @@ static int mutex_validate(const void *body, uint64_t size)
 {
 	const struct body *b = body;
 
-	if (size != sizeof(*b) || b->magic != MUTEX_MAGIC ||
-	    b->mutex_kind != ipcx__robust_kind() || !ipcx__robust_ok(&b->m))
+	if (size != sizeof(*b) || b->magic != MUTEX_MAGIC || b->mutex_kind != ipcx__robust_kind() ||
+	    !ipcx__robust_ok(&b->m))
 		return -EBADMSG;
 	return 0;
 }
@@ -75,7 +75,7 @@ int ipcx_mutex_open(const char *name, unsigned flags, mode_t mode, ipcx_mutex **
 	if (!mx)
 		return -ENOMEM;
 	r = ipcx__obj_open(&mx->obj, &ipcx__mutex_kind, name, flags, mode, sizeof(struct body),
-			   mutex_init, NULL);
+	                   mutex_init, NULL);
 	if (r < 0) {
 		free(mx);
 		return r;
@@ -142,8 +142,8 @@ static int spin_lock(ipcx_mutex *mx, int64_t until_ns)
 static int lock_slow(ipcx_mutex *mx, ipcx__deadline d)
 {
 	struct ipcx__spin sp = {
-		.mode = atomic_load_explicit(&mx->mode, memory_order_relaxed),
-		.budget_ns = atomic_load_explicit(&mx->budget, memory_order_relaxed),
+	        .mode = atomic_load_explicit(&mx->mode, memory_order_relaxed),
+	        .budget_ns = atomic_load_explicit(&mx->budget, memory_order_relaxed),
 	};
 	int64_t start, until;
 	int r;
@@ -193,8 +193,9 @@ int ipcx_mutex_lock(ipcx_mutex *mx, int64_t timeout_ns)
 	case EOWNERDEAD:
 		/* Our thread id, as glibc wrote it into the lock word we hold. Relaxed: the
 		 * record is only reported. */
-		atomic_store_explicit(&b->owner_tid, ipcx__robust_word(&b->m) & IPCX__FUTEX_TID_MASK,
-				      memory_order_relaxed);
+		atomic_store_explicit(&b->owner_tid,
+		                      ipcx__robust_word(&b->m) & IPCX__FUTEX_TID_MASK,
+		                      memory_order_relaxed);
 		atomic_store_explicit(&b->owner_id, ipcx__proc_self(), memory_order_relaxed);
 		return -r;
 	case EINVAL:
@@ -269,7 +270,7 @@ int ipcx_mutex_get_state(ipcx_mutex *mx, struct ipcx_mutex_state *ret_state)
 		bool known = rtid == tid && id != 0;
 		pid_t pid = known ? ipcx__id_pid(id) : 0;
 		bool alive = known ? ipcx__proc_alive(id) && ipcx__thread_alive(pid, (pid_t)tid)
-				   : ipcx__thread_alive(0, (pid_t)tid);
+		                   : ipcx__thread_alive(0, (pid_t)tid);
 
 		st.locked = true;
 		st.owner_tid = (pid_t)tid;
@@ -289,19 +290,27 @@ int ipcx_mutex_get_state(ipcx_mutex *mx, struct ipcx_mutex_state *ret_state)
 const char *ipcx_mutex_owner_name(int owner)
 {
 	switch (owner) {
-	case IPCX_MUTEX_FREE: return "free";
-	case IPCX_MUTEX_ALIVE: return "alive";
-	case IPCX_MUTEX_DEAD: return "dead";
-	default: return "?";
+	case IPCX_MUTEX_FREE:
+		return "free";
+	case IPCX_MUTEX_ALIVE:
+		return "alive";
+	case IPCX_MUTEX_DEAD:
+		return "dead";
+	default:
+		return "?";
 	}
 }
 
 const char *ipcx_mutex_health_name(int health)
 {
 	switch (health) {
-	case IPCX_MUTEX_CONSISTENT: return "consistent";
-	case IPCX_MUTEX_INCONSISTENT: return "inconsistent";
-	case IPCX_MUTEX_NOTRECOVERABLE: return "notrecoverable";
-	default: return "?";
+	case IPCX_MUTEX_CONSISTENT:
+		return "consistent";
+	case IPCX_MUTEX_INCONSISTENT:
+		return "inconsistent";
+	case IPCX_MUTEX_NOTRECOVERABLE:
+		return "notrecoverable";
+	default:
+		return "?";
 	}
 }

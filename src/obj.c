@@ -20,7 +20,7 @@ int ipcx_name_check(const char *name)
 	for (; name[n]; n++) {
 		char c = name[n];
 		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			  (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+		          (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
 		if (!ok || n >= IPCX_NAME_MAX)
 			return -EINVAL;
 	}
@@ -36,7 +36,8 @@ int ipcx__hdr_check(const struct ipcx__hdr *h, uint64_t file_size, int want_kind
 	if (file_size < IPCX__BODY_OFFSET)
 		return -EBADMSG;
 	/* Pairs with the creator's release store of magic: the rest of the header is complete. */
-	if (atomic_load_explicit((_Atomic uint64_t *)&h->magic, memory_order_acquire) != IPCX__MAGIC)
+	if (atomic_load_explicit((_Atomic uint64_t *)&h->magic, memory_order_acquire) !=
+	    IPCX__MAGIC)
 		return -EBADMSG;
 	if (h->version != IPCX__LAYOUT_VERSION)
 		return -EPROTONOSUPPORT;
@@ -66,11 +67,11 @@ static int attach(struct ipcx__obj *o)
 				continue;
 			/* Acquire pairs with the release in detach: the previous holder is done. */
 			if (!atomic_compare_exchange_strong_explicit(&slots[i].who, &v, me,
-								     memory_order_acquire,
-								     memory_order_relaxed))
+			                                             memory_order_acquire,
+			                                             memory_order_relaxed))
 				continue;
 			atomic_store_explicit(&slots[i].since_ns, (uint64_t)ipcx__realtime_ns(),
-					      memory_order_relaxed);
+			                      memory_order_relaxed);
 			o->slot = i;
 			o->who = me;
 			return 0;
@@ -85,12 +86,11 @@ static void detach(struct ipcx__obj *o)
 
 	/* If someone overwrote our slot (a hostile peer), it is no longer ours to clear. */
 	atomic_compare_exchange_strong_explicit(&o->hdr->slots[o->slot].who, &me, 0,
-						memory_order_release, memory_order_relaxed);
+	                                        memory_order_release, memory_order_relaxed);
 }
 
 /* Maps an open file, checks it is a valid object of the kind, and attaches. */
-static int map_and_attach(struct ipcx__obj *o, const struct ipcx__kind *kind, int fd,
-			  uint64_t size)
+static int map_and_attach(struct ipcx__obj *o, const struct ipcx__kind *kind, int fd, uint64_t size)
 {
 	int r = 0;
 	void *p;
@@ -118,7 +118,7 @@ static int map_and_attach(struct ipcx__obj *o, const struct ipcx__kind *kind, in
 }
 
 static int open_existing(struct ipcx__obj *o, const struct ipcx__kind *kind, int dirfd,
-			 const char *name, bool creating)
+                         const char *name, bool creating)
 {
 	struct stat st;
 	int fd, r;
@@ -139,8 +139,8 @@ static int open_existing(struct ipcx__obj *o, const struct ipcx__kind *kind, int
 }
 
 static int create_new(struct ipcx__obj *o, const struct ipcx__kind *kind, int dirfd,
-		      const char *name, mode_t mode, uint64_t body_size, ipcx__init_fn init,
-		      const void *arg)
+                      const char *name, mode_t mode, uint64_t body_size, ipcx__init_fn init,
+                      const void *arg)
 {
 	char tmp[64];
 	uint64_t total;
@@ -203,8 +203,8 @@ fail_unlink:
 }
 
 int ipcx__obj_open(struct ipcx__obj *o, const struct ipcx__kind *kind, const char *name,
-		   unsigned flags, mode_t mode, uint64_t body_size, ipcx__init_fn init,
-		   const void *arg)
+                   unsigned flags, mode_t mode, uint64_t body_size, ipcx__init_fn init,
+                   const void *arg)
 {
 	bool creating = flags & IPCX_CREATE;
 	int dirfd, r = -ENOENT;

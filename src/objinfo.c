@@ -23,7 +23,7 @@ const char *ipcx_dir(void)
  * info->status telling whether the object is usable, or -errno when there is no such entry.
  */
 static int inspect(int dirfd, const char *name, struct ipcx_info *info,
-		   struct ipcx_attachment *list, size_t max, unsigned *ret_total)
+                   struct ipcx_attachment *list, size_t max, unsigned *ret_total)
 {
 	const struct ipcx__kind *kind;
 	const struct ipcx__hdr *h;
@@ -64,7 +64,7 @@ static int inspect(int dirfd, const char *name, struct ipcx_info *info,
 		kind = ipcx__kind_get((int)h->kind);
 		if (kind && kind->validate)
 			info->status = kind->validate((const char *)h + IPCX__BODY_OFFSET,
-						      info->size - IPCX__BODY_OFFSET);
+			                              info->size - IPCX__BODY_OFFSET);
 		else if (!kind)
 			info->status = -EPROTONOSUPPORT; /* a kind this build lacks */
 	}
@@ -110,7 +110,7 @@ static uint64_t tmp_creator(const char *name)
 }
 
 static int stat_in(int dirfd, const char *name, struct ipcx_info *info,
-		   struct ipcx_attachment *list, size_t max, unsigned *ret_total)
+                   struct ipcx_attachment *list, size_t max, unsigned *ret_total)
 {
 	int r = ipcx_name_check(name);
 
@@ -212,8 +212,8 @@ static int gc_one(const char *name, void *arg)
 		if (!ipcx__proc_alive(tmp_creator(name)))
 			why = "temporary file of an interrupted create";
 	} else if (ipcx_name_check(name) == 0 &&
-		   inspect(g->dirfd, name, &info, NULL, 0, NULL) == 0 && info.status == 0 &&
-		   info.dead > 0 && info.attached == 0) {
+	           inspect(g->dirfd, name, &info, NULL, 0, NULL) == 0 && info.status == 0 &&
+	           info.dead > 0 && info.attached == 0) {
 		why = "every attached process is dead";
 	}
 	if (!why)

@@ -37,13 +37,13 @@
 
 struct body {
 	uint32_t magic;
-	int32_t mutex_kind;        /* glibc's kind word of m, checked by validate */
-	uint64_t size;             /* the data size S */
-	uint64_t stride;           /* the distance between the two copies */
-	uint64_t data_off;         /* where copy 0 starts (HDR_SIZE) */
+	int32_t mutex_kind; /* glibc's kind word of m, checked by validate */
+	uint64_t size;      /* the data size S */
+	uint64_t stride;    /* the distance between the two copies */
+	uint64_t data_off;  /* where copy 0 starts (HDR_SIZE) */
 	uint8_t pad0[32];
 	/* The word every reader reads twice, on a line of its own. */
-	_Atomic uint64_t gen;      /* bit 0: a write is in progress; above: n, the version */
+	_Atomic uint64_t gen; /* bit 0: a write is in progress; above: n, the version */
 	uint8_t pad1[56];
 	_Atomic uint32_t change;   /* futex word: bumped after every publish and on removal */
 	_Atomic uint32_t sleepers; /* waiters asleep on change */
@@ -70,14 +70,14 @@ struct ipcx_region {
 	struct ipcx__obj obj;
 	struct body *b;
 	uint8_t *data[2];
-	uint64_t size;             /* read once at open, validated against the mapping */
+	uint64_t size; /* read once at open, validated against the mapping */
 	_Atomic uint32_t mode;
 	_Atomic uint32_t budget;
 	/* The write in progress; written only by the thread holding the lock. */
 	_Atomic bool wactive;
 	_Atomic(pthread_t) wthread; /* atomic: a wrong thread's commit may read it meanwhile */
-	uint64_t wgen;             /* n when the write began */
-	uint32_t wtid;             /* the lock word's owner then: our thread id */
+	uint64_t wgen;              /* n when the write began */
+	uint32_t wtid;              /* the lock word's owner then: our thread id */
 	uint64_t woff, wlen;
 };
 
@@ -122,7 +122,7 @@ static void region_on_remove(void *body, uint64_t body_size)
 }
 
 const struct ipcx__kind ipcx__region_kind = {IPCX_KIND_REGION, "region", region_validate,
-					     region_on_remove};
+                                             region_on_remove};
 
 static int region_init(void *body, uint64_t body_size, const void *arg)
 {
@@ -138,7 +138,7 @@ static int region_init(void *body, uint64_t body_size, const void *arg)
 }
 
 int ipcx_region_open(const char *name, unsigned flags, mode_t mode, uint64_t size,
-		     ipcx_region **ret_region)
+                     ipcx_region **ret_region)
 {
 	ipcx_region *r;
 	uint64_t have;
@@ -152,7 +152,7 @@ int ipcx_region_open(const char *name, unsigned flags, mode_t mode, uint64_t siz
 	if (!r)
 		return -ENOMEM;
 	ret = ipcx__obj_open(&r->obj, &ipcx__region_kind, name, flags, mode,
-			     HDR_SIZE + 2 * stride_of(size), region_init, &size);
+	                     HDR_SIZE + 2 * stride_of(size), region_init, &size);
 	if (ret < 0) {
 		free(r);
 		return ret;
@@ -220,8 +220,7 @@ static bool in_range(uint64_t off, uint64_t len, uint64_t size)
 	return off <= size && len <= size - off;
 }
 
-int ipcx_region_read(ipcx_region *r, uint64_t offset, void *buf, size_t len,
-		     uint64_t *ret_version)
+int ipcx_region_read(ipcx_region *r, uint64_t offset, void *buf, size_t len, uint64_t *ret_version)
 {
 	struct body *b;
 
@@ -251,7 +250,7 @@ int ipcx_region_read(ipcx_region *r, uint64_t offset, void *buf, size_t len,
 }
 
 int ipcx_region_wait_change(ipcx_region *r, uint64_t last_seen, int64_t timeout_ns,
-			    uint64_t *ret_version)
+                            uint64_t *ret_version)
 {
 	struct ipcx__spin sp;
 	ipcx__deadline d;
@@ -315,7 +314,7 @@ static void sync_range(ipcx_region *r, unsigned cur, uint64_t off, uint64_t len)
  * about to overwrite whole: what is left is at most a piece before and a piece after.
  */
 static void sync_range_except(ipcx_region *r, unsigned cur, uint64_t off, uint64_t len,
-			      uint64_t skip_off, uint64_t skip_len)
+                              uint64_t skip_off, uint64_t skip_len)
 {
 	uint64_t end, skip_end = skip_off + skip_len; /* in range: checked by the caller */
 
@@ -344,11 +343,11 @@ static void sync_copies(ipcx_region *r, unsigned cur, uint64_t skip_off, uint64_
 
 	/* Relaxed: written by earlier lock holders, ordered by the lock. */
 	sync_range_except(r, cur, atomic_load_explicit(&b->last_off, memory_order_relaxed),
-			  atomic_load_explicit(&b->last_len, memory_order_relaxed), skip_off,
-			  skip_len);
+	                  atomic_load_explicit(&b->last_len, memory_order_relaxed), skip_off,
+	                  skip_len);
 	sync_range_except(r, cur, atomic_load_explicit(&b->pend_off, memory_order_relaxed),
-			  atomic_load_explicit(&b->pend_len, memory_order_relaxed), skip_off,
-			  skip_len);
+	                  atomic_load_explicit(&b->pend_len, memory_order_relaxed), skip_off,
+	                  skip_len);
 }
 
 static void set_range(_Atomic uint64_t *off, _Atomic uint64_t *len, uint64_t o, uint64_t l)
@@ -399,8 +398,8 @@ static int spin_lock(struct body *b, int64_t until_ns)
 static int lock_slow(ipcx_region *r, ipcx__deadline d)
 {
 	struct ipcx__spin sp = {
-		.mode = atomic_load_explicit(&r->mode, memory_order_relaxed),
-		.budget_ns = atomic_load_explicit(&r->budget, memory_order_relaxed),
+	        .mode = atomic_load_explicit(&r->mode, memory_order_relaxed),
+	        .budget_ns = atomic_load_explicit(&r->budget, memory_order_relaxed),
 	};
 	int64_t start, until;
 	int ret;
@@ -442,8 +441,9 @@ static int lock(ipcx_region *r, int64_t timeout_ns)
 		ret = timeout_ns == 0 ? EAGAIN : lock_slow(r, ipcx__deadline_in(timeout_ns));
 	if (ret == 0 || ret == EOWNERDEAD) {
 		/* Relaxed: the record is only reported. */
-		atomic_store_explicit(&b->owner_tid, ipcx__robust_word(&b->m) & IPCX__FUTEX_TID_MASK,
-				      memory_order_relaxed);
+		atomic_store_explicit(&b->owner_tid,
+		                      ipcx__robust_word(&b->m) & IPCX__FUTEX_TID_MASK,
+		                      memory_order_relaxed);
 		atomic_store_explicit(&b->owner_id, ipcx__proc_self(), memory_order_relaxed);
 	}
 	return ret == EINVAL ? EBADMSG : ret;
@@ -460,8 +460,8 @@ static void unlock(ipcx_region *r)
 
 /* begin_write; with overwrite set the caller writes every byte of the range, so the bytes
  * of the range need not be brought up to date first. */
-static int begin(ipcx_region *r, uint64_t offset, size_t len, int64_t timeout_ns,
-		 void **ret_ptr, bool overwrite)
+static int begin(ipcx_region *r, uint64_t offset, size_t len, int64_t timeout_ns, void **ret_ptr,
+                 bool overwrite)
 {
 	struct body *b;
 	unsigned cur;
@@ -509,7 +509,7 @@ static int begin(ipcx_region *r, uint64_t offset, size_t len, int64_t timeout_ns
 }
 
 int ipcx_region_begin_write(ipcx_region *r, uint64_t offset, size_t len, int64_t timeout_ns,
-			    void **ret_ptr)
+                            void **ret_ptr)
 {
 	return begin(r, offset, len, timeout_ns, ret_ptr, false);
 }
@@ -571,7 +571,7 @@ int ipcx_region_abort(ipcx_region *r)
 }
 
 int ipcx_region_write(ipcx_region *r, uint64_t offset, const void *buf, size_t len,
-		      int64_t timeout_ns)
+                      int64_t timeout_ns)
 {
 	void *p;
 	int ret;
@@ -615,7 +615,7 @@ int ipcx_region_get_state(ipcx_region *r, struct ipcx_region_state *ret_state)
 		bool known = rtid == tid && id != 0;
 		pid_t pid = known ? ipcx__id_pid(id) : 0;
 		bool alive = known ? ipcx__proc_alive(id) && ipcx__thread_alive(pid, (pid_t)tid)
-				   : ipcx__thread_alive(0, (pid_t)tid);
+		                   : ipcx__thread_alive(0, (pid_t)tid);
 
 		st.owner = alive ? IPCX_REGION_ALIVE : IPCX_REGION_DEAD;
 		st.owner_pid = pid;
@@ -632,9 +632,13 @@ int ipcx_region_get_state(ipcx_region *r, struct ipcx_region_state *ret_state)
 const char *ipcx_region_owner_name(int owner)
 {
 	switch (owner) {
-	case IPCX_REGION_FREE: return "free";
-	case IPCX_REGION_ALIVE: return "alive";
-	case IPCX_REGION_DEAD: return "dead";
-	default: return "?";
+	case IPCX_REGION_FREE:
+		return "free";
+	case IPCX_REGION_ALIVE:
+		return "alive";
+	case IPCX_REGION_DEAD:
+		return "dead";
+	default:
+		return "?";
 	}
 }

@@ -48,7 +48,10 @@ static void sem_on_remove(void *body, uint64_t size)
 }
 
 const struct ipcx__kind ipcx__semset_kind = {
-	IPCX_KIND_SEMSET, "semset", sem_validate, sem_on_remove,
+        IPCX_KIND_SEMSET,
+        "semset",
+        sem_validate,
+        sem_on_remove,
 };
 
 struct init_arg {
@@ -71,7 +74,7 @@ static int sem_init(void *body, uint64_t size, const void *arg)
 	b->slots = IPCX_MAX_ATTACH;
 	for (uint32_t i = 0; i < a->nsems; i++)
 		atomic_store_explicit(&b->sems[i], ipcx__sem_word(a->value, 0),
-				      memory_order_relaxed);
+		                      memory_order_relaxed);
 	for (uint32_t i = 0; i < IPCX__SEM_NREC; i++) {
 		int r = ipcx__robust_init(&b->rec[i].alive);
 		if (r < 0)
@@ -140,7 +143,7 @@ static void unlink_handle(struct ipcx_semset *s)
 }
 
 int ipcx_semset_open(const char *name, unsigned flags, mode_t mode, uint32_t nsems,
-		     int initial_value, ipcx_semset **ret_set)
+                     int initial_value, ipcx_semset **ret_set)
 {
 	struct init_arg arg = {nsems, initial_value};
 	struct ipcx_semset *s;
@@ -151,13 +154,13 @@ int ipcx_semset_open(const char *name, unsigned flags, mode_t mode, uint32_t nse
 	if (!ret_set)
 		return -EINVAL;
 	if ((flags & IPCX_CREATE) && (nsems == 0 || nsems > IPCX_SEM_MAX_SEMS ||
-				      initial_value < 0 || initial_value > IPCX_SEM_VALUE_MAX))
+	                              initial_value < 0 || initial_value > IPCX_SEM_VALUE_MAX))
 		return -EINVAL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	r = ipcx__obj_open(&s->obj, &ipcx__semset_kind, name, flags, mode,
-			   body_size_for(nsems ? nsems : 1), sem_init, &arg);
+	                   body_size_for(nsems ? nsems : 1), sem_init, &arg);
 	if (r < 0) {
 		free(s);
 		return r;
@@ -381,7 +384,7 @@ int ipcx_semset_setall(ipcx_semset *s, const int32_t *values, size_t n)
 	/* Too large for the journal: written in place (see the header on crashes). */
 	for (size_t i = 0; i < n; i++)
 		atomic_store_explicit(&s->b->sems[i], ipcx__sem_word(values[i], pid),
-				      memory_order_relaxed);
+		                      memory_order_relaxed);
 	clear_undo(s, -1, false);
 	recount_tables(s);
 	ipcx__sem_update(s, NULL, 0);

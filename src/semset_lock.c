@@ -28,9 +28,9 @@ int ipcx__sem_lock_slow(struct ipcx_semset *s, uint64_t me, ipcx__deadline d)
 	for (int i = 0; i < LOCK_SPINS; i++) {
 		cur = atomic_load_explicit(&b->lock, memory_order_relaxed);
 		/* Acquire pairs with the release exchange in unlock. */
-		if (cur == 0 && atomic_compare_exchange_weak_explicit(&b->lock, &cur, me,
-								      memory_order_acquire,
-								      memory_order_relaxed))
+		if (cur == 0 &&
+		    atomic_compare_exchange_weak_explicit(&b->lock, &cur, me, memory_order_acquire,
+		                                          memory_order_relaxed))
 			return 0;
 		ipcx__cpu_relax();
 	}
@@ -42,15 +42,14 @@ int ipcx__sem_lock_slow(struct ipcx_semset *s, uint64_t me, ipcx__deadline d)
 		if (cur == 0) {
 			/* We may have slept: others may sleep too, so keep the waiters bit. */
 			if (atomic_compare_exchange_strong_explicit(&b->lock, &cur, me | W,
-								    memory_order_acquire,
-								    memory_order_relaxed))
+			                                            memory_order_acquire,
+			                                            memory_order_relaxed))
 				return 0;
 			continue;
 		}
-		if (!(cur & W) &&
-		    !atomic_compare_exchange_strong_explicit(&b->lock, &cur, cur | W,
-							     memory_order_relaxed,
-							     memory_order_relaxed))
+		if (!(cur & W) && !atomic_compare_exchange_strong_explicit(&b->lock, &cur, cur | W,
+		                                                           memory_order_relaxed,
+		                                                           memory_order_relaxed))
 			continue;
 		cur |= W;
 		if (ipcx__futex_wait(&b->lock_seq, seq, ipcx__deadline_in(LOCK_SLICE_NS)) !=
@@ -63,9 +62,8 @@ int ipcx__sem_lock_slow(struct ipcx_semset *s, uint64_t me, ipcx__deadline d)
 		if (atomic_load_explicit(&b->lock, memory_order_relaxed) != cur ||
 		    ipcx__proc_alive(cur & ~W))
 			continue;
-		if (atomic_compare_exchange_strong_explicit(&b->lock, &cur, me | W,
-							    memory_order_acquire,
-							    memory_order_relaxed)) {
+		if (atomic_compare_exchange_strong_explicit(
+		            &b->lock, &cur, me | W, memory_order_acquire, memory_order_relaxed)) {
 			recover(s);
 			return 0;
 		}
@@ -114,21 +112,21 @@ static void replay(struct ipcx_semset *s)
 		case IPCX__J_UNDO_ENT:
 			if (idx < IPCX_MAX_ATTACH * IPCX__SEM_UNDO_CAP)
 				atomic_store_explicit(&b->undo[idx / IPCX__SEM_UNDO_CAP]
-							       .ent[idx % IPCX__SEM_UNDO_CAP],
-						      val, memory_order_relaxed);
+				                               .ent[idx % IPCX__SEM_UNDO_CAP],
+				                      val, memory_order_relaxed);
 			break;
 		case IPCX__J_UNDO_OWNER:
 			if (idx < IPCX_MAX_ATTACH)
 				atomic_store_explicit(&b->undo[idx].owner, val,
-						      memory_order_relaxed);
+				                      memory_order_relaxed);
 			break;
 		case IPCX__J_REC_DONE:
 			if (idx < IPCX__SEM_NREC) {
 				atomic_store_explicit(&b->rec[idx].result, (int32_t)val,
-						      memory_order_relaxed);
+				                      memory_order_relaxed);
 				/* Release pairs with the waiter's acquire load of its state. */
 				atomic_store_explicit(&b->rec[idx].state, IPCX__R_DONE,
-						      memory_order_release);
+				                      memory_order_release);
 			}
 			break;
 		default:
@@ -155,11 +153,12 @@ static void recover(struct ipcx_semset *s)
 		} else if (st == IPCX__R_CONT) {
 			uint32_t h = b->rec[i].head;
 			/* A chunk whose head no longer holds this operation is an orphan. */
-			if (h >= i || atomic_load_explicit(&b->rec[h].state, memory_order_relaxed) ==
-					      IPCX__R_FREE ||
+			if (h >= i ||
+			    atomic_load_explicit(&b->rec[h].state, memory_order_relaxed) ==
+			            IPCX__R_FREE ||
 			    b->rec[h].ticket != b->rec[i].ticket)
 				atomic_store_explicit(&b->rec[i].state, IPCX__R_FREE,
-						      memory_order_relaxed);
+				                      memory_order_relaxed);
 		}
 	}
 	for (uint32_t t = 0; t < IPCX_MAX_ATTACH; t++)
@@ -197,8 +196,8 @@ void ipcx__sem_undo_apply(struct ipcx_semset *s, uint32_t t, int32_t pid)
 			;
 		if (j == n) {
 			idx[n] = i;
-			val[n++] = ipcx__sem_val(atomic_load_explicit(&b->sems[i],
-								      memory_order_relaxed));
+			val[n++] = ipcx__sem_val(
+			        atomic_load_explicit(&b->sems[i], memory_order_relaxed));
 		}
 		val[j] += (int32_t)(w >> 32);
 		/* Clamped as the kernel's exit_sem does. */
@@ -257,8 +256,8 @@ bool ipcx__sem_reap(struct ipcx_semset *s, bool thorough)
 	/* The count is exact but for a crash inside a step, which recovery recounts. */
 	if (atomic_load_explicit(&b->undo_tables, memory_order_relaxed) != 0) {
 		for (uint32_t t = 0; t < IPCX_MAX_ATTACH; t++) {
-			uint64_t owner = atomic_load_explicit(&b->undo[t].owner,
-							      memory_order_relaxed);
+			uint64_t owner =
+			        atomic_load_explicit(&b->undo[t].owner, memory_order_relaxed);
 			bool dead;
 
 			if (owner == 0 || owner == me)

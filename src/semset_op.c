@@ -14,8 +14,8 @@
 #include "internal/sys.h"
 
 /* Sleep slices: a sleeper wakes this often to look for dead peers and lost wake-ups. */
-#define SLICE_UNDO_NS 10000000   /* while some process holds UNDO adjustments */
-#define SLICE_IDLE_NS 100000000  /* otherwise */
+#define SLICE_UNDO_NS 10000000  /* while some process holds UNDO adjustments */
+#define SLICE_IDLE_NS 100000000 /* otherwise */
 /* The least time an operation waits for a busy set lock before giving up. */
 #define LOCK_MIN_NS 10000000
 
@@ -36,7 +36,7 @@ static void load_undo(struct ipcx_semset *s, struct ipcx__sem_eval *e, uint32_t 
 {
 	for (uint32_t c = 0; c < IPCX__SEM_UNDO_CAP; c++)
 		e->uorig[c] = e->unew[c] =
-			atomic_load_explicit(&s->b->undo[t].ent[c], memory_order_relaxed);
+		        atomic_load_explicit(&s->b->undo[t].ent[c], memory_order_relaxed);
 	e->undo = true;
 }
 
@@ -76,7 +76,7 @@ static int undo_add(struct ipcx__sem_eval *e, uint32_t idx, int32_t delta)
  * -ERANGE or -ENOSPC. Indices must be < nsems. t is the UNDO table used by UNDO entries.
  */
 static int eval(struct ipcx_semset *s, const struct ipcx_sembuf *ops, size_t nops, uint32_t t,
-		struct ipcx__sem_eval *e)
+                struct ipcx__sem_eval *e)
 {
 	e->n = 0;
 	e->undo = false;
@@ -111,15 +111,15 @@ static int eval(struct ipcx_semset *s, const struct ipcx_sembuf *ops, size_t nop
  * who), and optionally completes record rec with result. One journaled step, except the
  * common single-value change, which is one atomic store.
  */
-static void commit(struct ipcx_semset *s, const struct ipcx__sem_eval *e, int32_t pid,
-		   uint32_t t, uint64_t who, int rec, int32_t result)
+static void commit(struct ipcx_semset *s, const struct ipcx__sem_eval *e, int32_t pid, uint32_t t,
+                   uint64_t who, int rec, int32_t result)
 {
 	struct ipcx__sem_body *b = s->b;
 	uint64_t owner_before = 0;
 
 	if (e->n == 1 && !e->undo && rec < 0) {
 		atomic_store_explicit(&b->sems[e->idx[0]], ipcx__sem_word(e->val[0], pid),
-				      memory_order_relaxed);
+		                      memory_order_relaxed);
 		return;
 	}
 	ipcx__sem_jbegin(s);
@@ -130,7 +130,7 @@ static void commit(struct ipcx_semset *s, const struct ipcx__sem_eval *e, int32_
 		for (uint32_t c = 0; c < IPCX__SEM_UNDO_CAP; c++)
 			if (e->unew[c] != e->uorig[c])
 				ipcx__sem_jadd(s, IPCX__J_UNDO_ENT, t * IPCX__SEM_UNDO_CAP + c,
-					       e->unew[c]);
+				               e->unew[c]);
 		/* The table stays its owner's, empty or not, until the handle ends (see
 		 * own_table). */
 		if (owner_before != who)
@@ -196,7 +196,7 @@ void ipcx__sem_rec_free(struct ipcx_semset *s, uint32_t i)
 		if (atomic_load_explicit(&b->rec[i + c].state, memory_order_relaxed) ==
 		    IPCX__R_CONT)
 			atomic_store_explicit(&b->rec[i + c].state, IPCX__R_FREE,
-					      memory_order_relaxed);
+			                      memory_order_relaxed);
 	/* Release: the fields are no longer ours once the next allocator sees FREE. */
 	atomic_store_explicit(&b->rec[i].state, IPCX__R_FREE, memory_order_release);
 }
@@ -311,7 +311,7 @@ static void merge_order(struct ipcx_semset *s)
 
 /* Takes a run of free records for an op of nops entries; returns the head or -ENOSPC. */
 static int rec_alloc(struct ipcx_semset *s, const struct ipcx_sembuf *ops, size_t nops,
-		     const struct ipcx__sem_eval *e)
+                     const struct ipcx__sem_eval *e)
 {
 	struct ipcx__sem_body *b = s->b;
 	uint32_t k = chunks((uint32_t)nops), run = 0, i, bi = ops[e->blocking].index;
@@ -320,8 +320,8 @@ static int rec_alloc(struct ipcx_semset *s, const struct ipcx_sembuf *ops, size_
 
 	for (i = 0; i < IPCX__SEM_NREC && run < k; i++)
 		run = atomic_load_explicit(&b->rec[i].state, memory_order_relaxed) == IPCX__R_FREE
-			      ? run + 1
-			      : 0;
+		              ? run + 1
+		              : 0;
 	if (run < k)
 		return -ENOSPC;
 	i -= k;
@@ -371,8 +371,7 @@ static void wake_rec(struct ipcx_semset *s, uint32_t i)
 void ipcx__sem_wake_done(struct ipcx_semset *s)
 {
 	for (uint32_t i = 0; i < IPCX__SEM_NREC; i++)
-		if (atomic_load_explicit(&s->b->rec[i].state, memory_order_acquire) ==
-		    IPCX__R_DONE)
+		if (atomic_load_explicit(&s->b->rec[i].state, memory_order_acquire) == IPCX__R_DONE)
 			wake_rec(s, i);
 }
 
@@ -386,8 +385,7 @@ static uint32_t queue_order(struct ipcx_semset *s, uint16_t *order)
 		uint64_t t;
 		uint32_t j;
 
-		if (atomic_load_explicit(&b->rec[i].state, memory_order_acquire) !=
-		    IPCX__R_WAITING)
+		if (atomic_load_explicit(&b->rec[i].state, memory_order_acquire) != IPCX__R_WAITING)
 			continue;
 		t = b->rec[i].order;
 		for (j = n; j > 0 && b->rec[order[j - 1]].order > t; j--)
@@ -423,7 +421,7 @@ static bool got_zero(struct ipcx_semset *s, const uint32_t *idx, uint32_t n)
 
 	for (uint32_t j = 0; j < count; j++)
 		if (ipcx__sem_val(atomic_load_explicit(&s->b->sems[idx ? idx[j] : j],
-						       memory_order_relaxed)) == 0)
+		                                       memory_order_relaxed)) == 0)
 			return true;
 	return false;
 }
@@ -447,8 +445,7 @@ static int64_t simple_const(struct ipcx_semset *s, uint32_t i)
  * any of those semaphores is zero, the multi-entry ones in arrival order. The order shows in
  * the last pid.
  */
-static void const_pass(struct ipcx_semset *s, struct scan *sc, const uint32_t *idx,
-		       uint32_t n)
+static void const_pass(struct ipcx_semset *s, struct scan *sc, const uint32_t *idx, uint32_t n)
 {
 	uint32_t m = queue_order(s, sc->order), pick[IPCX__SEM_NREC], np = 0;
 	bool zero = false;
@@ -456,7 +453,7 @@ static void const_pass(struct ipcx_semset *s, struct scan *sc, const uint32_t *i
 	if (idx) {
 		for (uint32_t j = 0; j < n; j++) {
 			if (ipcx__sem_val(atomic_load_explicit(&s->b->sems[idx[j]],
-							       memory_order_relaxed)) != 0)
+			                                       memory_order_relaxed)) != 0)
 				continue;
 			zero = true;
 			for (uint32_t q = 0; q < m; q++)
@@ -510,8 +507,8 @@ static int try_rec(struct ipcx_semset *s, struct scan *sc, uint32_t i, bool cons
 			return 0;
 		/* A lone entry can only succeed once its semaphore moved the right way. */
 		if (n == 1) {
-			int32_t v = ipcx__sem_val(
-				atomic_load_explicit(&b->sems[sc->ops[0].index], memory_order_relaxed));
+			int32_t v = ipcx__sem_val(atomic_load_explicit(&b->sems[sc->ops[0].index],
+			                                               memory_order_relaxed));
 			if (r->bzero ? v == r->bval : v <= r->bval)
 				goto blocked;
 		}
@@ -524,7 +521,7 @@ static int try_rec(struct ipcx_semset *s, struct scan *sc, uint32_t i, bool cons
 			r->bidx = sc->ops[sc->e.blocking].index;
 			r->bzero = sc->ops[sc->e.blocking].delta == 0;
 			r->bval = ipcx__sem_val(
-				atomic_load_explicit(&b->sems[r->bidx], memory_order_relaxed));
+			        atomic_load_explicit(&b->sems[r->bidx], memory_order_relaxed));
 			goto blocked;
 		}
 	}
@@ -611,7 +608,7 @@ static int aged_block(struct ipcx_semset *s, const struct ipcx_sembuf *ops, size
 			continue;
 		for (uint32_t i = 0, hi = ipcx__sem_rec_hi(b); i < hi; i++)
 			if (atomic_load_explicit(&b->rec[i].state, memory_order_relaxed) ==
-				    IPCX__R_WAITING &&
+			            IPCX__R_WAITING &&
 			    b->rec[i].aged && !b->rec[i].bzero && b->rec[i].bidx == ops[k].index)
 				return (int)k;
 	}
@@ -620,7 +617,7 @@ static int aged_block(struct ipcx_semset *s, const struct ipcx_sembuf *ops, size
 
 /* Decides a new op under the lock: as eval, plus fairness for aged waiters. */
 static int decide(struct ipcx_semset *s, const struct ipcx_sembuf *ops, size_t nops,
-		  struct ipcx__sem_eval *e)
+                  struct ipcx__sem_eval *e)
 {
 	int r = eval(s, ops, nops, s->obj.slot, e), k;
 
@@ -669,8 +666,8 @@ static int wait_rec(struct ipcx_semset *s, uint32_t i, ipcx__deadline d)
 
 	for (;;) {
 		int64_t slice = atomic_load_explicit(&b->undo_tables, memory_order_relaxed)
-					? SLICE_UNDO_NS
-					: SLICE_IDLE_NS;
+		                        ? SLICE_UNDO_NS
+		                        : SLICE_IDLE_NS;
 		ipcx__deadline sd = ipcx__deadline_in(slice);
 		uint32_t st;
 		int w;
@@ -741,7 +738,7 @@ static int op_single_fast(struct ipcx_semset *s, const struct ipcx_sembuf *op, u
 		return 1;
 	/* One word: value and last pid together, so no journal is needed. */
 	atomic_store_explicit(w, ipcx__sem_word((int32_t)nv, ipcx__id_pid(me)),
-			      memory_order_relaxed);
+	                      memory_order_relaxed);
 	if (atomic_load_explicit(&b->nwaiting, memory_order_relaxed) != 0) {
 		note_bypass(s, op, 1);
 		if (op->delta != 0)
@@ -750,8 +747,7 @@ static int op_single_fast(struct ipcx_semset *s, const struct ipcx_sembuf *op, u
 	return 0;
 }
 
-int ipcx_semset_op(ipcx_semset *s, const struct ipcx_sembuf *ops, size_t nops,
-		   int64_t timeout_ns)
+int ipcx_semset_op(ipcx_semset *s, const struct ipcx_sembuf *ops, size_t nops, int64_t timeout_ns)
 {
 	struct ipcx__sem_body *b;
 	struct ipcx__sem_eval e;
@@ -782,9 +778,9 @@ int ipcx_semset_op(ipcx_semset *s, const struct ipcx_sembuf *ops, size_t nops,
 	/* A live holder keeps the lock for a few instructions, unless it is stopped: the
 	 * timeout bounds that wait too, though never below 10 ms (a try-once must not fail
 	 * merely because the lock was busy). */
-	if (ipcx__sem_lock_until(s, ipcx__deadline_in(timeout_ns < 0 ? timeout_ns
-						      : timeout_ns < LOCK_MIN_NS ? LOCK_MIN_NS
-										 : timeout_ns)) < 0)
+	if (ipcx__sem_lock_until(s, ipcx__deadline_in(timeout_ns < 0             ? timeout_ns
+	                                              : timeout_ns < LOCK_MIN_NS ? LOCK_MIN_NS
+	                                                                         : timeout_ns)) < 0)
 		return timeout_ns == 0 ? -EAGAIN : -ETIMEDOUT;
 	if (nops == 1 && !undo && op_single_fast(s, ops, me) == 0) {
 		ipcx__sem_unlock(s);
@@ -830,7 +826,7 @@ int ipcx_semset_op(ipcx_semset *s, const struct ipcx_sembuf *ops, size_t nops,
 		 * DONE: reclaim those, then try once more. */
 		for (uint32_t i = 0; i < IPCX__SEM_NREC; i++)
 			if (atomic_load_explicit(&b->rec[i].state, memory_order_acquire) ==
-				    IPCX__R_DONE &&
+			            IPCX__R_DONE &&
 			    !ipcx__sem_rec_alive(s, i))
 				ipcx__sem_rec_free(s, i);
 		rec = rec_alloc(s, ops, nops, &e);

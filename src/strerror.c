@@ -41,22 +41,57 @@ const char *ipcx_strerror(int err)
 	return s ? s : strerror(err);
 }
 
-#define E(x)                                                                                      \
-	case x:                                                                                   \
+#define E(x)                                                                                       \
+	case x:                                                                                    \
 		return #x
 const char *ipcx_errname(int err)
 {
 	if (err < 0)
 		err = -err;
 	switch (err) {
-		E(EPERM); E(ENOENT); E(ESRCH); E(EINTR); E(EIO); E(E2BIG); E(EBADF);
-		E(EAGAIN); E(ENOMEM); E(EACCES); E(EFAULT); E(EBUSY); E(EEXIST);
-		E(ENOTDIR); E(EISDIR); E(EINVAL); E(ENFILE); E(EMFILE); E(EFBIG);
-		E(ENOSPC); E(EROFS); E(ERANGE); E(EDEADLK); E(ENAMETOOLONG); E(ENOSYS);
-		E(ELOOP); E(ENOMSG); E(EIDRM); E(EBADMSG); E(EOVERFLOW); E(EUSERS);
-		E(EMSGSIZE); E(EPROTOTYPE); E(EPROTONOSUPPORT); E(ENOTSUP); E(ETIMEDOUT);
-		E(EINPROGRESS); E(ECANCELED); E(EOWNERDEAD); E(ENOTRECOVERABLE); E(EPIPE);
-		E(ENODATA); E(ENOTEMPTY);
+		E(EPERM);
+		E(ENOENT);
+		E(ESRCH);
+		E(EINTR);
+		E(EIO);
+		E(E2BIG);
+		E(EBADF);
+		E(EAGAIN);
+		E(ENOMEM);
+		E(EACCES);
+		E(EFAULT);
+		E(EBUSY);
+		E(EEXIST);
+		E(ENOTDIR);
+		E(EISDIR);
+		E(EINVAL);
+		E(ENFILE);
+		E(EMFILE);
+		E(EFBIG);
+		E(ENOSPC);
+		E(EROFS);
+		E(ERANGE);
+		E(EDEADLK);
+		E(ENAMETOOLONG);
+		E(ENOSYS);
+		E(ELOOP);
+		E(ENOMSG);
+		E(EIDRM);
+		E(EBADMSG);
+		E(EOVERFLOW);
+		E(EUSERS);
+		E(EMSGSIZE);
+		E(EPROTOTYPE);
+		E(EPROTONOSUPPORT);
+		E(ENOTSUP);
+		E(ETIMEDOUT);
+		E(EINPROGRESS);
+		E(ECANCELED);
+		E(EOWNERDEAD);
+		E(ENOTRECOVERABLE);
+		E(EPIPE);
+		E(ENODATA);
+		E(ENOTEMPTY);
 	default:
 		return "E?";
 	}

@@ -137,7 +137,7 @@ struct tool_result tool_run(const char *stdin_data, const char *arg0, ...)
 	argv[argc] = NULL;
 
 	cr_assert(pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0 &&
-		  pipe2(err, O_CLOEXEC) == 0);
+	          pipe2(err, O_CLOEXEC) == 0);
 	pid = fork();
 	cr_assert(pid >= 0);
 	if (pid == 0) {

@@ -15,7 +15,7 @@
 /* Every test gets its own IPCX_DIR (made in .init, removed in .fini) and a timeout. */
 void test_setup(void);
 void test_teardown(void);
-#define IPCX_TEST(suite, name, ...)                                                               \
+#define IPCX_TEST(suite, name, ...)                                                                \
 	Test(suite, name, .init = test_setup, .fini = test_teardown, .timeout = 30, ##__VA_ARGS__)
 
 /* The namespace directory of the running test. */
@@ -44,9 +44,9 @@ void *test_shared_alloc(size_t size);
 
 /* The result of running the ipcx tool. */
 struct tool_result {
-	int status;   /* exit status, or 128 + signal */
-	char *out;    /* stdout, NUL-terminated; freed by tool_result_free */
-	char *err;    /* stderr */
+	int status; /* exit status, or 128 + signal */
+	char *out;  /* stdout, NUL-terminated; freed by tool_result_free */
+	char *err;  /* stderr */
 };
 
 /*
@@ -54,7 +54,7 @@ struct tool_result {
  * NULL) on its standard input, in the test's namespace directory.
  */
 struct tool_result tool_run(const char *stdin_data, const char *arg0, ...)
-	__attribute__((sentinel));
+        __attribute__((sentinel));
 void tool_result_free(struct tool_result *r);
 
 #endif

@@ -116,8 +116,8 @@ static int fields(char *line, char **f, int max)
 
 IPCX_TEST(bench, csv_row_for_a_running_case)
 {
-	struct tool_result r = bench_run("--csv", "--rounds", "1", "--budget-ms", "100",
-					 "--filter", "pipe.rtt", NULL);
+	struct tool_result r = bench_run("--csv", "--rounds", "1", "--budget-ms", "100", "--filter",
+	                                 "pipe.rtt", NULL);
 	char line[512], *f[8];
 	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
 	cr_assert_eq(count_lines(r.out), 2, "--filter must select exactly one row:\n%s", r.out);
@@ -135,9 +135,9 @@ IPCX_TEST(bench, csv_row_for_a_running_case)
 
 IPCX_TEST(bench, skipped_cases_keep_their_rows)
 {
-	struct tool_result r = bench_run("--csv", "--rounds", "1", "--filter", "pipe.*",
-					 "--filter", "eventfd.rtt", "--skip", "pipe.*", "--skip",
-					 "eventfd.rtt", NULL);
+	struct tool_result r =
+	        bench_run("--csv", "--rounds", "1", "--filter", "pipe.*", "--filter", "eventfd.rtt",
+	                  "--skip", "pipe.*", "--skip", "eventfd.rtt", NULL);
 	static const char *want[] = {"pipe.rtt", "eventfd.rtt", "pipe.tput.64", "pipe.tput.1m"};
 	char line[512], *f[8];
 	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
@@ -159,8 +159,8 @@ IPCX_TEST(bench, skipped_cases_keep_their_rows)
 IPCX_TEST(bench, mixed_filter_keeps_table_order)
 {
 	struct tool_result r = bench_run("--csv", "--rounds", "1", "--budget-ms", "50", "--filter",
-					 "ipcx.event.rtt", "--filter", "posix_sem.op", "--skip",
-					 "ipcx.event.rtt", NULL);
+	                                 "ipcx.event.rtt", "--filter", "posix_sem.op", "--skip",
+	                                 "ipcx.event.rtt", NULL);
 	char line[512];
 	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
 	cr_assert_eq(count_lines(r.out), 3, "%s", r.out);
@@ -172,13 +172,13 @@ IPCX_TEST(bench, mixed_filter_keeps_table_order)
 IPCX_TEST(bench, table_and_json_show_the_reason)
 {
 	struct tool_result t = bench_run("--rounds", "1", "--filter", "ipcx.topic.fanout.*",
-					 "--skip", "ipcx.topic.fanout.*", NULL);
+	                                 "--skip", "ipcx.topic.fanout.*", NULL);
 	cr_assert_eq(t.status, 0, "stderr: %s", t.err);
-	cr_assert(strstr(t.out, "ipcx.topic.fanout.16") && strstr(t.out, "skipped by --skip"),
-		  "%s", t.out);
+	cr_assert(strstr(t.out, "ipcx.topic.fanout.16") && strstr(t.out, "skipped by --skip"), "%s",
+	          t.out);
 	tool_result_free(&t);
 	struct tool_result j = bench_run("--json", "--rounds", "1", "--filter", "ipcx.mutex.op",
-					 "--skip", "ipcx.mutex.op", NULL);
+	                                 "--skip", "ipcx.mutex.op", NULL);
 	cr_assert_eq(j.status, 0, "stderr: %s", j.err);
 	cr_assert(strstr(j.out, "\"case\": \"ipcx.mutex.op\""), "%s", j.out);
 	cr_assert(strstr(j.out, "\"status\": \"skipped\""), "%s", j.out);
@@ -189,7 +189,7 @@ IPCX_TEST(bench, table_and_json_show_the_reason)
 IPCX_TEST(bench, sweep_csv)
 {
 	struct tool_result r = bench_run("--sweep", "--csv", "--rounds", "1", "--budget-ms", "50",
-					 "--size", "4096", "--filter", "uds.rtt", NULL);
+	                                 "--size", "4096", "--filter", "uds.rtt", NULL);
 	char line[512], *f[8];
 	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
 	cr_assert_eq(count_lines(r.out), 2, "%s", r.out);
@@ -223,7 +223,7 @@ IPCX_TEST(bench, usage_errors)
 IPCX_TEST(bench, ipcx_bench_runs_the_harness)
 {
 	struct tool_result r = tool_run(NULL, "bench", "--csv", "--rounds", "1", "--filter",
-					"ipcx.sem.op2", "--skip", "ipcx.sem.op2", NULL);
+	                                "ipcx.sem.op2", "--skip", "ipcx.sem.op2", NULL);
 	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
 	cr_assert_str_eq(r.out, HEADER "\nipcx.sem.op2,,,,,\n");
 	tool_result_free(&r);

@@ -296,8 +296,9 @@ static int ms_receiver(void *arg)
 				ms->err_seq = m.seq;
 				ms->err_len = m.len;
 				ms->err_sum = m.sum;
-				ms->err_want = n >= 16 && m.len < sizeof(m.body) ?
-						       sum_of(m.body, m.len, m.seq) : 0;
+				ms->err_want = n >= 16 && m.len < sizeof(m.body)
+				                       ? sum_of(m.body, m.len, m.seq)
+				                       : 0;
 				ms->err_last = m.sender < MS_SENDERS ? last[m.sender] : 0;
 			}
 			continue;
@@ -325,9 +326,9 @@ IPCX_TEST(chan, many_senders_many_receivers, .timeout = 120)
 	for (int i = 0; i < MS_RECEIVERS; i++)
 		cr_expect_eq(test_wait(r[i]), 0);
 	cr_expect_eq(atomic_load(&ms->errors), 0,
-		     "%u bad: n %ld sender %u seq %u len %u last %u sum %x want %x",
-		     atomic_load(&ms->errors), (long)ms->err_n, ms->err_sender, ms->err_seq,
-		     ms->err_len, ms->err_last, ms->err_sum, ms->err_want);
+	             "%u bad: n %ld sender %u seq %u len %u last %u sum %x want %x",
+	             atomic_load(&ms->errors), (long)ms->err_n, ms->err_sender, ms->err_seq,
+	             ms->err_len, ms->err_last, ms->err_sum, ms->err_want);
 	for (int i = 0; i < MS_SENDERS; i++)
 		for (int j = 0; j < MS_COUNT; j++)
 			cr_assert_eq(atomic_load(&ms->got[i][j]), 1, "sender %d seq %d", i, j);

@@ -374,15 +374,16 @@ IPCX_TEST(chan_crash, stress_random_kills, .timeout = 120)
 	/* At least once: a duplicate (and a message out of order) only for a receiver that
 	 * died holding a message. */
 	cr_expect_leq(dup, receivers_killed, "%u duplicates, %u receivers killed", dup,
-		      receivers_killed);
+	              receivers_killed);
 	cr_expect_leq(atomic_load(&sh->order), receivers_killed);
 	/* A receiver killed before it counted the message makes a redelivery, not a
 	 * duplicate. */
 	cr_expect_leq(dup, st.redelivered, "%u duplicates, %lu redelivered", dup,
-		      (unsigned long)st.redelivered);
+	              (unsigned long)st.redelivered);
 	cr_log_info("stress: %u messages, %u senders and %u receivers killed, %u redelivered, "
-		    "%lu dropped", sent, senders_killed, receivers_killed,
-		    (unsigned)st.redelivered, (unsigned long)st.dropped);
+	            "%lu dropped",
+	            sent, senders_killed, receivers_killed, (unsigned)st.redelivered,
+	            (unsigned long)st.dropped);
 	cr_expect_gt(sent, 1000);
 	ipcx_chan_close(c);
 }

@@ -31,8 +31,8 @@ IPCX_TEST(chan_hostile, scribbles_between_operations, .timeout = 120)
 {
 	struct ipcx_chan_attr a = {8192, 1000};
 	uint64_t fields[] = {offsetof(struct chan_body, lock), offsetof(struct chan_body, reserve),
-			     offsetof(struct chan_body, consume), offsetof(struct chan_body, head),
-			     offsetof(struct chan_body, orphans)};
+	                     offsetof(struct chan_body, consume), offsetof(struct chan_body, head),
+	                     offsetof(struct chan_body, orphans)};
 	unsigned seed = (unsigned)time(NULL);
 	ipcx_chan *c = NULL, *d = NULL;
 	uint8_t buf[1100], msg[1100];
@@ -53,7 +53,8 @@ IPCX_TEST(chan_hostile, scribbles_between_operations, .timeout = 120)
 			r = ipcx_chan_send(c, msg, (size_t)rand() % 1001, 0);
 			break;
 		case 1:
-			r = (int)ipcx_chan_recv(c, buf, (size_t)rand() % 1100, rand() % 50 ? 0 : 100000);
+			r = (int)ipcx_chan_recv(c, buf, (size_t)rand() % 1100,
+			                        rand() % 50 ? 0 : 100000);
 			break;
 		case 2:
 			len = (size_t)rand() % 1001;
@@ -104,7 +105,8 @@ IPCX_TEST(chan_hostile, scribbles_between_operations, .timeout = 120)
 			} else {
 				uint64_t off = fields[rand() % 5];
 				if (rand() % 2)
-					v = atomic_load(&c->b->reserve) + (uint64_t)(rand() % 64 - 32) * 16;
+					v = atomic_load(&c->b->reserve) +
+					    (uint64_t)(rand() % 64 - 32) * 16;
 				memcpy(body + off, &v, 8);
 			}
 		}
@@ -122,7 +124,8 @@ IPCX_TEST(chan_hostile, scribbles_between_operations, .timeout = 120)
 		if (rand() % 8 == 0) {
 			uint64_t pos = atomic_load(&c->b->consume) & ~15ull;
 			struct chan_rec *rec = rec_at(c, pos);
-			atomic_store(&rec->ctl, rec_ctl(pos, (unsigned)rand(), (unsigned)rand() % 8));
+			atomic_store(&rec->ctl,
+			             rec_ctl(pos, (unsigned)rand(), (unsigned)rand() % 8));
 			atomic_store(&rec->len, (uint32_t)rnd());
 		}
 	}

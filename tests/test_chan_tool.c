@@ -104,9 +104,9 @@ IPCX_TEST(chan_tool, shell_pipeline)
 
 	tool_result_free(&r);
 	snprintf(cmd, sizeof(cmd),
-		 "IPCX_DIR='%s'; export IPCX_DIR; seq 1 5000 | '%s' send p & "
-		 "'%s' recv p -n 5000; wait",
-		 test_dir(), IPCX_TOOL_PATH, IPCX_TOOL_PATH);
+	         "IPCX_DIR='%s'; export IPCX_DIR; seq 1 5000 | '%s' send p & "
+	         "'%s' recv p -n 5000; wait",
+	         test_dir(), IPCX_TOOL_PATH, IPCX_TOOL_PATH);
 	f = popen(cmd, "r");
 	cr_assert(f);
 	while (fgets(line, sizeof(line), f)) {

@@ -102,8 +102,8 @@ IPCX_TEST(cli, corrupt_and_foreign_files_are_listed)
 	r = tool_run(NULL, "ls", "--json", NULL);
 	cr_expect_eq(r.status, 0);
 	cr_expect(strstr(r.out, "\"name\":\"junk\"") && strstr(r.out, "\"kind\":\"corrupt\"") &&
-		  strstr(r.out, "\"status\":\"EBADMSG\""),
-		  "%s", r.out);
+	                  strstr(r.out, "\"status\":\"EBADMSG\""),
+	          "%s", r.out);
 	tool_result_free(&r);
 
 	r = tool_run(NULL, "stat", "junk", NULL);
@@ -148,7 +148,8 @@ IPCX_TEST(cli, gc_removes_leftovers_of_dead_creators)
 		_exit(0);
 	test_wait(child);
 	snprintf(dead_tmp, sizeof(dead_tmp), IPCX__TMP_PREFIX "%" PRIx64 ".0",
-		 (uint64_t)((ipcx__proc_self() & ~((1ull << IPCX__PID_BITS) - 1)) | (uint64_t)child));
+	         (uint64_t)((ipcx__proc_self() & ~((1ull << IPCX__PID_BITS) - 1)) |
+	                    (uint64_t)child));
 	make_file(dead_tmp, "half an object");
 	snprintf(live_tmp, sizeof(live_tmp), IPCX__TMP_PREFIX "%" PRIx64 ".1", ipcx__proc_self());
 	make_file(live_tmp, "a create in progress");
@@ -210,7 +211,7 @@ IPCX_TEST(cli, objects_of_other_processes)
 	r = tool_run(NULL, "ls", NULL);
 	cr_expect_eq(r.status, 0);
 	cr_expect(strstr(r.out, "shared-ev") && strstr(r.out, "event") && strstr(r.out, "0640"),
-		  "%s", r.out);
+	          "%s", r.out);
 	tool_result_free(&r);
 
 	r = tool_run(NULL, "stat", "shared-ev", NULL);

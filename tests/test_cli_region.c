@@ -107,7 +107,8 @@ IPCX_TEST(cli, region_commands)
 	r = RUN("stat", "r", "--json");
 	expect_ok(&r);
 	cr_assert(strstr(r.out, "\"region_size\":1024,\"version\":3,\"writing\":false,"
-				"\"holder\":\"free\""), "%s", r.out);
+	                        "\"holder\":\"free\""),
+	          "%s", r.out);
 	tool_result_free(&r);
 	r = RUN("ls");
 	expect_ok(&r);
@@ -179,7 +180,7 @@ IPCX_TEST(cli, region_watch)
 	atomic_store(stop, 1);
 	expect_ok(&r);
 	cr_assert_eq(sscanf(r.out, "%llu\n%llu\n%llu\n%n", &v[0], &v[1], &v[2], &n), 3, "%s",
-		     r.out);
+	             r.out);
 	cr_assert_eq(r.out[n], '\0', "%s", r.out);
 	cr_assert(v[0] >= 1 && v[1] > v[0] && v[2] > v[1], "%s", r.out);
 	tool_result_free(&r);
@@ -228,7 +229,7 @@ IPCX_TEST(cli, region_stat_and_write_after_killed_writer)
 	r = RUN("stat", "k");
 	expect_ok(&r);
 	cr_assert(strstr(r.out, "version:   1\nwriting:   yes\nholder:    alive (pid "), "%s",
-		  r.out);
+	          r.out);
 	tool_result_free(&r);
 	r = tool_run("zz", "region", "k", "write", "--timeout", "0.05", NULL);
 	expect_fail(&r, 1, "ETIMEDOUT: ");

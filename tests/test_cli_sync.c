@@ -183,7 +183,7 @@ IPCX_TEST(cli, mutex_commands_and_stat_after_kill)
 	r = RUN("stat", "m");
 	expect_ok(&r);
 	cr_assert(strstr(r.out, "locked:    no\nholder:    free\nhealth:    consistent\n"), "%s",
-		  r.out);
+	          r.out);
 	tool_result_free(&r);
 
 	/* A process holding it, then killed. */

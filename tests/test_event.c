@@ -59,11 +59,16 @@ static void await_waiters(ipcx_event *ev, unsigned n)
 static int code_of(int r)
 {
 	switch (r) {
-	case 0: return 0;
-	case -ETIMEDOUT: return 10;
-	case -EIDRM: return 11;
-	case -EAGAIN: return 12;
-	default: return 20;
+	case 0:
+		return 0;
+	case -ETIMEDOUT:
+		return 10;
+	case -EIDRM:
+		return 11;
+	case -EAGAIN:
+		return 12;
+	default:
+		return 20;
 	}
 }
 

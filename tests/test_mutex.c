@@ -55,13 +55,20 @@ static void pause_ms(int ms)
 static int code_of(int r)
 {
 	switch (r) {
-	case 0: return 0;
-	case -ETIMEDOUT: return 10;
-	case -EIDRM: return 11;
-	case -EAGAIN: return 12;
-	case -EOWNERDEAD: return 13;
-	case -ENOTRECOVERABLE: return 14;
-	default: return 20;
+	case 0:
+		return 0;
+	case -ETIMEDOUT:
+		return 10;
+	case -EIDRM:
+		return 11;
+	case -EAGAIN:
+		return 12;
+	case -EOWNERDEAD:
+		return 13;
+	case -ENOTRECOVERABLE:
+		return 14;
+	default:
+		return 20;
 	}
 }
 
@@ -87,7 +94,7 @@ IPCX_TEST(mutex, basic)
 	cr_assert_eq(ipcx_mutex_lock(mx2, 0), -EDEADLK, "the same thread, another handle");
 	cr_assert_eq(ipcx_mutex_consistent(mx), -EINVAL);
 	cr_assert_eq(ipcx_mutex_unlock(SECOND(mx, mx2)), 0,
-		     "the lock belongs to the thread, not the handle");
+	             "the lock belongs to the thread, not the handle");
 	cr_assert_eq(ipcx_mutex_trylock(mx), 0);
 	cr_assert_eq(ipcx_mutex_unlock(mx), 0);
 	cr_assert_eq(ipcx_mutex_get_state(mx, &st), 0);

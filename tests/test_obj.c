@@ -51,8 +51,9 @@ static void use_test_kind(void)
 	ipcx__kinds[IPCX_KIND_EVENT] = &test_kind;
 }
 #undef IPCX_TEST
-#define IPCX_TEST(suite, name, ...)                                                               \
-	Test(suite, name, .init = use_test_kind, .fini = test_teardown, .timeout = 30, ##__VA_ARGS__)
+#define IPCX_TEST(suite, name, ...)                                                                \
+	Test(suite, name, .init = use_test_kind, .fini = test_teardown, .timeout = 30,             \
+	     ##__VA_ARGS__)
 
 static int open_test(struct ipcx__obj *o, const char *name, unsigned flags)
 {
@@ -130,7 +131,7 @@ IPCX_TEST(obj, create_open_close)
 	cr_assert_eq(open_test(&c, "o", IPCX_EXCL), -EINVAL);
 	cr_assert_eq(open_test(&c, "o", 0x100), -EINVAL);
 	cr_assert_eq(ipcx__obj_open(&c, &test_kind, "o", IPCX_CREATE, 01777, 64, test_init, NULL),
-		     -EINVAL);
+	             -EINVAL);
 	ipcx__obj_close(&a);
 	ipcx__obj_close(&a); /* a closed handle is zeroed: closing again is harmless */
 	ipcx__obj_close(NULL);
@@ -145,9 +146,9 @@ IPCX_TEST(obj, mode_is_exact)
 	struct stat st;
 
 	umask(077);
-	cr_assert_eq(ipcx__obj_open(&o, &test_kind, "shared", IPCX_CREATE, 0666, 64, test_init,
-				    NULL),
-		     1);
+	cr_assert_eq(
+	        ipcx__obj_open(&o, &test_kind, "shared", IPCX_CREATE, 0666, 64, test_init, NULL),
+	        1);
 	cr_assert_eq(stat(path_of("shared"), &st), 0);
 	cr_assert_eq(st.st_mode & 0777, 0666, "mode %o", st.st_mode & 0777);
 	ipcx__obj_close(&o);
@@ -278,8 +279,8 @@ IPCX_TEST(obj, garbled_header_fields)
 	cr_expect_eq(open_test(&o, "kind", 0), -EBADMSG);
 
 	const size_t fields[] = {offsetof(struct ipcx__hdr, total_size),
-				 offsetof(struct ipcx__hdr, body_offset),
-				 offsetof(struct ipcx__hdr, body_size)};
+	                         offsetof(struct ipcx__hdr, body_offset),
+	                         offsetof(struct ipcx__hdr, body_size)};
 	for (size_t i = 0; i < 3; i++) {
 		char name[16];
 		snprintf(name, sizeof(name), "size%zu", i);
@@ -367,15 +368,15 @@ IPCX_TEST(obj, permissions)
 	create_closed("mine"); /* 0600, owned by root */
 	cr_expect_eq(test_wait(test_fork(as_nobody_open, "mine")), EACCES);
 
-	cr_assert_eq(ipcx__obj_open(&o, &test_kind, "open4all", IPCX_CREATE, 0666, 64, test_init,
-				    NULL),
-		     1);
+	cr_assert_eq(
+	        ipcx__obj_open(&o, &test_kind, "open4all", IPCX_CREATE, 0666, 64, test_init, NULL),
+	        1);
 	ipcx__obj_close(&o);
 	/* Readable and writable by all, but a create-or-open of a file that another user
 	 * owns in a sticky world-writable directory is refused, as the kernel's
 	 * protected_regular rule does. */
 	cr_expect_eq(test_wait(test_fork(as_nobody_open, "open4all")), 0,
-		     "the directory's owner may be the file's owner");
+	             "the directory's owner may be the file's owner");
 }
 
 static int as_nobody_create(void *arg)
@@ -386,7 +387,7 @@ static int as_nobody_create(void *arg)
 	if (setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
 		return 100;
 	r = ipcx__obj_open(&o, &test_kind, (const char *)arg, IPCX_CREATE, 0666, 64, test_init,
-			   NULL);
+	                   NULL);
 	if (r >= 0)
 		ipcx__obj_close(&o);
 	return r < 0 ? -r : 0;
@@ -499,7 +500,8 @@ IPCX_TEST(obj, pid_identity)
 	/* A forked child is another process with its own identity. */
 	pid_t pid = fork();
 	if (pid == 0)
-		_exit(ipcx__proc_self() != me && ipcx__id_pid(ipcx__proc_self()) == getpid() ? 0 : 1);
+		_exit(ipcx__proc_self() != me && ipcx__id_pid(ipcx__proc_self()) == getpid() ? 0
+		                                                                             : 1);
 	cr_expect_eq(test_wait(pid), 0);
 }
 
@@ -600,10 +602,10 @@ IPCX_TEST(obj, gc_removes_objects_of_the_dead_only)
 	struct gc_seen seen = {0};
 	struct ipcx__obj live;
 
-	create_closed("orphan");  /* a dead process still holds a slot */
+	create_closed("orphan"); /* a dead process still holds a slot */
 	cr_assert_eq(test_wait(test_fork(attach_and_die, "orphan")), 128 + SIGKILL);
-	create_closed("idle");    /* nobody attached: objects normally wait like this */
-	create_closed("in-use");  /* a dead holder, but also a live one */
+	create_closed("idle");   /* nobody attached: objects normally wait like this */
+	create_closed("in-use"); /* a dead holder, but also a live one */
 	cr_assert_eq(test_wait(test_fork(attach_and_die, "in-use")), 128 + SIGKILL);
 	cr_assert_eq(open_test(&live, "in-use", 0), 0);
 

@@ -172,7 +172,8 @@ IPCX_TEST(region, writes_accumulate_across_both_copies)
 	unsigned seed = 7;
 
 	for (int k = 1; k <= 500; k++) {
-		uint64_t off = (uint64_t)(rand_r(&seed) % S), len = (uint64_t)(rand_r(&seed) % (S - off + 1));
+		uint64_t off = (uint64_t)(rand_r(&seed) % S),
+		         len = (uint64_t)(rand_r(&seed) % (S - off + 1));
 
 		memset(shadow + off, k, len);
 		if (k % 3 == 0) {
@@ -219,7 +220,7 @@ IPCX_TEST(region, sizes_from_one_byte_to_64_mib, .timeout = 120)
 		for (uint64_t j = 1; j + 1 < s; j++)
 			if (buf[j] != 0)
 				cr_assert_fail("size %llu: byte %llu is %u", (unsigned long long)s,
-					       (unsigned long long)j, buf[j]);
+				               (unsigned long long)j, buf[j]);
 		if (s == (64ull << 20)) {
 			/* A whole-size write and read of the large one. */
 			memset(buf, 0x5a, s);
@@ -297,12 +298,13 @@ static int torn_writer(void *arg)
 		int ret = ipcx_region_begin_write(r, 0, 16 + a + len, IPCX_FOREVER, (void **)&p);
 
 		if (ret == -EOWNERDEAD) /* an earlier writer was killed: repaired, try again */
-			ret = ipcx_region_begin_write(r, 0, 16 + a + len, IPCX_FOREVER, (void **)&p);
+			ret = ipcx_region_begin_write(r, 0, 16 + a + len, IPCX_FOREVER,
+			                              (void **)&p);
 		if (ret != 0)
 			return 31;
 		memcpy(hdr, p, 16);
 		if (hdr[0] != k || memcmp(p + 16, shadow, a + len) != 0)
-			return 32; /* the copy being written lagged the published one */
+			return 32;      /* the copy being written lagged the published one */
 		if (++tries % 7 == 3) { /* an aborted write must leave no trace */
 			memset(p + 16 + a, 0xff, len);
 			ipcx_region_abort(r);
@@ -637,7 +639,7 @@ static int gen_scrambler(void *arg)
 	die_with_parent();
 	for (;;) {
 		uint64_t g = ((uint64_t)rand_r(&seed) << 33) ^ ((uint64_t)rand_r(&seed) << 2) ^
-			     (uint64_t)rand_r(&seed);
+		             (uint64_t)rand_r(&seed);
 		atomic_store(word64(body, B_GEN), g);
 		atomic_fetch_add((_Atomic uint32_t *)(body + B_CHANGE), 1);
 	}
@@ -671,7 +673,7 @@ IPCX_TEST(region, hostile_bytes)
 
 	/* Ranges out of bounds: the writer copies everything instead. */
 	static const uint64_t bad[][2] = {
-		{UINT64_MAX, 1}, {1, UINT64_MAX}, {4999, 2}, {5001, 0}, {1ull << 62, 1ull << 62}};
+	        {UINT64_MAX, 1}, {1, UINT64_MAX}, {4999, 2}, {5001, 0}, {1ull << 62, 1ull << 62}};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		atomic_store(word64(body, B_LAST_OFF), bad[i][0]);
 		atomic_store(word64(body, B_LAST_LEN), bad[i][1]);

@@ -33,9 +33,9 @@
 #pragma clang diagnostic ignored "-Winitializer-overrides"
 #endif
 
-#define NS 4        /* semaphores */
-#define NW 4        /* worker processes per side */
-#define STEPS 40    /* steps per sequence */
+#define NS 4     /* semaphores */
+#define NW 4     /* worker processes per side */
+#define STEPS 40 /* steps per sequence */
 #define MAXOPS 3
 #define SUITE_SEQS 40
 
@@ -62,8 +62,8 @@ static const char *set_name = "conf";
 
 /* Driver-side bookkeeping. */
 static pid_t pids[2][NW];
-static int gen[NW];          /* generation of worker slot k (same on both sides) */
-static bool pending[NW];     /* a command was posted and not finished (both sides) */
+static int gen[NW];      /* generation of worker slot k (same on both sides) */
+static bool pending[NW]; /* a command was posted and not finished (both sides) */
 static int next_gen = 1;
 static struct {
 	pid_t pid;
@@ -112,7 +112,7 @@ static int sysv_op(const struct ipcx_sembuf *ops, uint32_t n)
 		b[i].sem_num = (unsigned short)ops[i].index;
 		b[i].sem_op = (short)ops[i].delta;
 		b[i].sem_flg = (short)(((ops[i].flags & IPCX_SEM_NOWAIT) ? IPC_NOWAIT : 0) |
-				       ((ops[i].flags & IPCX_SEM_UNDO) ? SEM_UNDO : 0));
+		                       ((ops[i].flags & IPCX_SEM_UNDO) ? SEM_UNDO : 0));
 	}
 	while (semop(sysv_id, b, n) < 0) {
 		if (errno != EINTR)
@@ -291,7 +291,7 @@ static bool settle(ipcx_semset *s, struct view v[2])
 		usleep(t < 100 ? 50 : 500);
 	}
 	snprintf(failure, sizeof(failure), "never quiet: sysv %s, ipcx %s",
-		 quiet(&v[SYSV]) ? "quiet" : "busy", quiet(&v[IPCX]) ? "quiet" : "busy");
+	         quiet(&v[SYSV]) ? "quiet" : "busy", quiet(&v[IPCX]) ? "quiet" : "busy");
 	return false;
 }
 
@@ -306,12 +306,14 @@ static void dump(const struct view v[2], char *f, size_t cap)
 		len += (size_t)snprintf(f + len, cap - len, "\n%s:", side ? "ipcx" : "sysv");
 		for (int i = 0; i < NS && len < cap; i++)
 			len += (size_t)snprintf(f + len, cap - len, " [%d v%d n%d z%d p#%d]", i,
-						v[side].val[i], v[side].ncnt[i], v[side].zcnt[i],
-						v[side].pidgen[i]);
+			                        v[side].val[i], v[side].ncnt[i], v[side].zcnt[i],
+			                        v[side].pidgen[i]);
 		for (int k = 0; k < NW && len < cap; k++)
 			len += (size_t)snprintf(f + len, cap - len, " w%d:%s%d", k,
-						!pending[k] ? "idle" : v[side].done[k] ? "done" : "wait",
-						v[side].result[k]);
+			                        !pending[k]       ? "idle"
+			                        : v[side].done[k] ? "done"
+			                                          : "wait",
+			                        v[side].result[k]);
 	}
 }
 
@@ -333,10 +335,11 @@ static bool compare_views(const struct view v[2])
 		if (v[0].val[i] != v[1].val[i] || v[0].ncnt[i] != v[1].ncnt[i] ||
 		    v[0].zcnt[i] != v[1].zcnt[i] || v[0].pidgen[i] != v[1].pidgen[i]) {
 			snprintf(f, cap,
-				 "sem %d: sysv value %d ncnt %d zcnt %d pid#%d; ipcx value %d ncnt %d "
-				 "zcnt %d pid#%d",
-				 i, v[0].val[i], v[0].ncnt[i], v[0].zcnt[i], v[0].pidgen[i],
-				 v[1].val[i], v[1].ncnt[i], v[1].zcnt[i], v[1].pidgen[i]);
+			         "sem %d: sysv value %d ncnt %d zcnt %d pid#%d; ipcx value %d ncnt "
+			         "%d "
+			         "zcnt %d pid#%d",
+			         i, v[0].val[i], v[0].ncnt[i], v[0].zcnt[i], v[0].pidgen[i],
+			         v[1].val[i], v[1].ncnt[i], v[1].zcnt[i], v[1].pidgen[i]);
 			return false;
 		}
 	}
@@ -355,8 +358,8 @@ static bool compare_views(const struct view v[2])
 		if (v[0].done[k] != v[1].done[k] ||
 		    (v[0].done[k] && v[0].result[k] != v[1].result[k])) {
 			snprintf(f, cap, "worker %d: sysv %s %d, ipcx %s %d", k,
-				 v[0].done[k] ? "done" : "waiting", v[0].result[k],
-				 v[1].done[k] ? "done" : "waiting", v[1].result[k]);
+			         v[0].done[k] ? "done" : "waiting", v[0].result[k],
+			         v[1].done[k] ? "done" : "waiting", v[1].result[k]);
 			return false;
 		}
 		if (v[0].done[k])
@@ -405,8 +408,8 @@ static void describe(const struct ipcx_sembuf *ops, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++)
 		log_step(" %u:%+d%s%s", ops[i].index, ops[i].delta,
-			 (ops[i].flags & IPCX_SEM_NOWAIT) ? "n" : "",
-			 (ops[i].flags & IPCX_SEM_UNDO) ? "u" : "");
+		         (ops[i].flags & IPCX_SEM_NOWAIT) ? "n" : "",
+		         (ops[i].flags & IPCX_SEM_UNDO) ? "u" : "");
 }
 
 static void end_worker(int k, bool clean)
@@ -450,7 +453,7 @@ static bool run_sequence(uint64_t seed, ipcx_semset **ret_set)
 	semctl(sysv_id, 0, SETALL, init);
 	ipcx_semset_setall(s, init32, NS);
 	log_step("seed %llu init %d %d %d %d\n", (unsigned long long)seed, init32[0], init32[1],
-		 init32[2], init32[3]);
+	         init32[2], init32[3]);
 	for (int k = 0; k < NW; k++)
 		spawn(k);
 
@@ -486,7 +489,7 @@ static bool run_sequence(uint64_t seed, ipcx_semset **ret_set)
 				all32[i] = all[i] = (unsigned short)(rnd(&st) % 4);
 			stats.setvals++;
 			log_step("%d: setall %d %d %d %d\n", step, all32[0], all32[1], all32[2],
-				 all32[3]);
+			         all32[3]);
 			semctl(sysv_id, 0, SETALL, all);
 			ipcx_semset_setall(s, all32, NS);
 		} else if (a < 95) {
@@ -509,8 +512,8 @@ static bool run_sequence(uint64_t seed, ipcx_semset **ret_set)
 			ri = ipcx_semset_op(s, ops, n, 0);
 			log_step(" -> %d/%d\n", rs, ri);
 			if (rs != ri) {
-				snprintf(failure, sizeof(failure), "driver op: sysv %d, ipcx %d", rs,
-					 ri);
+				snprintf(failure, sizeof(failure), "driver op: sysv %d, ipcx %d",
+				         rs, ri);
 				ok = false;
 				break;
 			}
@@ -552,14 +555,14 @@ Test(sem_conformance, random_sequences_match_kernel, .init = test_setup, .fini =
 		ipcx_semset_close(s);
 		if (!ok)
 			cr_assert_fail("sequence %llu disagrees: %s\n%s",
-				       (unsigned long long)(first + (uint64_t)q), failure, trail);
+			               (unsigned long long)(first + (uint64_t)q), failure, trail);
 	}
 	cr_log_info("%ld sequences from seed %llu agree: %ld worker ops (%ld waited, %ld woken "
-		    "later, %ld EAGAIN, %ld ERANGE), %ld driver ops, %ld kills, %ld clean exits, "
-		    "%ld setval/setall",
-		    seqs, (unsigned long long)first, stats.ops, stats.waited, stats.woken,
-		    stats.eagain, stats.erange, stats.driver_ops, stats.kills, stats.exits,
-		    stats.setvals);
+	            "later, %ld EAGAIN, %ld ERANGE), %ld driver ops, %ld kills, %ld clean exits, "
+	            "%ld setval/setall",
+	            seqs, (unsigned long long)first, stats.ops, stats.waited, stats.woken,
+	            stats.eagain, stats.erange, stats.driver_ops, stats.kills, stats.exits,
+	            stats.setvals);
 	/* Guards the generator: a run that never waits or wakes would prove little (a single
 	 * sequence, as when one seed is replayed, may well do neither). */
 	if (seqs >= 20)
@@ -630,8 +633,7 @@ static int exit_reevaluates(ipcx_semset *s, uint32_t index)
 	return moved;
 }
 
-Test(sem_conformance, failed_undo_call_still_counts_at_exit, .init = test_setup,
-     .fini = cleanup)
+Test(sem_conformance, failed_undo_call_still_counts_at_exit, .init = test_setup, .fini = cleanup)
 {
 	int32_t init[NS] = {4, 0, 0, 1};
 	unsigned short init16[NS] = {4, 0, 0, 1};
@@ -718,7 +720,7 @@ static int merge_scenario(ipcx_semset *s)
 		while (waitpid(k ? py : px, &xs, 0) < 0 && errno == EINTR)
 			;
 		cr_expect(WIFEXITED(xs) && WEXITSTATUS(xs) == 0, "%s: %s %d", s ? "ipcx" : "sysv",
-			  k ? "Y" : "X", WIFEXITED(xs) ? -WEXITSTATUS(xs) : -1000);
+		          k ? "Y" : "X", WIFEXITED(xs) ? -WEXITSTATUS(xs) : -1000);
 	}
 	return WIFEXITED(st) ? -WEXITSTATUS(st) : -1000;
 }

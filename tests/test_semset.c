@@ -49,11 +49,9 @@ IPCX_TEST(semset, open_errors)
 	ipcx_semset *s = NULL, *t = NULL;
 
 	cr_expect_eq(ipcx_semset_open("a", IPCX_CREATE, 0, 0, 0, &s), -EINVAL);
-	cr_expect_eq(ipcx_semset_open("a", IPCX_CREATE, 0, IPCX_SEM_MAX_SEMS + 1, 0, &s),
-		     -EINVAL);
+	cr_expect_eq(ipcx_semset_open("a", IPCX_CREATE, 0, IPCX_SEM_MAX_SEMS + 1, 0, &s), -EINVAL);
 	cr_expect_eq(ipcx_semset_open("a", IPCX_CREATE, 0, 1, -1, &s), -EINVAL);
-	cr_expect_eq(ipcx_semset_open("a", IPCX_CREATE, 0, 1, IPCX_SEM_VALUE_MAX + 1, &s),
-		     -EINVAL);
+	cr_expect_eq(ipcx_semset_open("a", IPCX_CREATE, 0, 1, IPCX_SEM_VALUE_MAX + 1, &s), -EINVAL);
 	cr_expect_eq(ipcx_semset_open("a/b", IPCX_CREATE, 0, 1, 0, &s), -EINVAL);
 	cr_expect_eq(ipcx_semset_open("a", 0x40, 0, 1, 0, &s), -EINVAL);
 	cr_expect_eq(ipcx_semset_open("a", 0, 0, 1, 0, &s), -ENOENT);
@@ -101,7 +99,7 @@ IPCX_TEST(semset, op_errors)
 	cr_expect_eq(ipcx_semset_set(s, 2, 0), 0);
 	cr_expect_eq(op1(s, 2, 30000, IPCX_SEM_UNDO, 0), 0);
 	cr_expect_eq(op1(s, 2, -30000, 0, 0), 0);
-	cr_expect_eq(op1(s, 2, 2768, IPCX_SEM_UNDO, 0), 0);  /* adj -32768: allowed */
+	cr_expect_eq(op1(s, 2, 2768, IPCX_SEM_UNDO, 0), 0);    /* adj -32768: allowed */
 	cr_expect_eq(op1(s, 2, 1, IPCX_SEM_UNDO, 0), -ERANGE); /* adj -32769 */
 	cr_expect_eq(ipcx_semset_get(s, 2), 2768);
 	/* get/set argument errors */

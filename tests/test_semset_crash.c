@@ -301,12 +301,13 @@ IPCX_TEST(semset_crash, killed_at_random_moments)
 	for (int i = 0; i < 4; i++)
 		test_kill(p[i]);
 	cr_assert_eq(ipcx_semset_getall(s, v, 7), 7);
-	cr_expect_eq(v[0] + v[1] + v[2] + v[3] + v[4] + v[5], 12, "%d %d %d %d %d %d", v[0],
-		     v[1], v[2], v[3], v[4], v[5]);
+	cr_expect_eq(v[0] + v[1] + v[2] + v[3] + v[4] + v[5], 12, "%d %d %d %d %d %d", v[0], v[1],
+	             v[2], v[3], v[4], v[5]);
 	cr_expect_eq(v[6], 1);
 	cr_expect_gt(atomic_load(done_ops), 1000, "the killed processes hardly ran");
 	for (int i = 0; i < 7; i++)
-		cr_expect_eq(ipcx_semset_ncnt(s, (uint32_t)i) + ipcx_semset_zcnt(s, (uint32_t)i), 0);
+		cr_expect_eq(ipcx_semset_ncnt(s, (uint32_t)i) + ipcx_semset_zcnt(s, (uint32_t)i),
+		             0);
 	/* And the set still works. */
 	cr_expect_eq(op1(s, 6, -1, 0, 0), 0);
 	ipcx_semset_close(s);

@@ -91,8 +91,8 @@ IPCX_TEST(semset_tool, errors)
 	RUN(h, "sem", "--help");
 	cr_expect_eq(h.status, 0);
 	cr_expect(strstr(h.out, "IDX:DELTA") != NULL);
-	struct tool_result *all[] = {&c, &again, &n, &t, &f, &r, &sv, &ne, &b1, &b2, &b3, &b4,
-				     &b5, &h};
+	struct tool_result *all[] = {&c,  &again, &n,  &t,  &f,  &r,  &sv,
+	                             &ne, &b1,    &b2, &b3, &b4, &b5, &h};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		tool_result_free(all[i]);
 }
@@ -143,12 +143,16 @@ IPCX_TEST(semset_tool, stat_after_kills)
 	test_kill(h);
 	test_kill(w);
 	RUN(after, "stat", "k");
-	snprintf(want, sizeof(want), "  0                  0     0     0        0\n"
-				     "  1                  2     0     0 %8d\n", (int)h);
+	snprintf(want, sizeof(want),
+	         "  0                  0     0     0        0\n"
+	         "  1                  2     0     0 %8d\n",
+	         (int)h);
 	cr_expect(strstr(after.out, want) != NULL, "%s", after.out);
 	RUN(js, "stat", "k", "--json");
-	snprintf(want, sizeof(want), "{\"index\":1,\"count\":1,\"value\":2,\"ncnt\":0,\"zcnt\":0,"
-				     "\"pid\":%d}", (int)h);
+	snprintf(want, sizeof(want),
+	         "{\"index\":1,\"count\":1,\"value\":2,\"ncnt\":0,\"zcnt\":0,"
+	         "\"pid\":%d}",
+	         (int)h);
 	cr_expect(strstr(js.out, want) != NULL, "%s", js.out);
 	tool_result_free(&before);
 	tool_result_free(&after);

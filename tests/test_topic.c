@@ -50,7 +50,7 @@ IPCX_TEST(topic, basics)
 		memset(buf, 0, sizeof(buf));
 		if (i == 5)
 			cr_expect_eq(ipcx_topic_recv(s, buf, len ? len - 1 : 0, 0, NULL),
-				     len ? -EMSGSIZE : 0);
+			             len ? -EMSGSIZE : 0);
 		if (i == 5 && len == 0)
 			continue;
 		cr_assert_eq(ipcx_topic_recv(s, buf, sizeof(buf), 0, &missed), (ssize_t)len);
@@ -139,7 +139,7 @@ IPCX_TEST(topic, lossy_overflow_reports_missed)
 	cr_assert_eq(n, sizeof(v));
 	cr_expect_gt(missed, 800);
 	cr_expect_eq(v, missed, "goes on from the oldest kept: missed %lu, got %u",
-		     (unsigned long)missed, v);
+	             (unsigned long)missed, v);
 	cr_expect_eq(st.retained, 1000 - v, "the buffer held what was not missed");
 	/* Then every later one in order, none missed. */
 	expect = v + 1;
@@ -312,7 +312,8 @@ IPCX_TEST(topic, reliable_blocks_until_slow_subscriber_dies)
 	cr_assert_eq(ipcx_topic_recv(fast, &v, sizeof(v), 1000000000, NULL), sizeof(v));
 	cr_expect_eq(v, 12345);
 	cr_assert_geq(ipcx_topic_stats(p, &st, NULL, 0), 0);
-	cr_expect_eq(st.dropped_subscribers, 1, "dropped %lu", (unsigned long)st.dropped_subscribers);
+	cr_expect_eq(st.dropped_subscribers, 1, "dropped %lu",
+	             (unsigned long)st.dropped_subscribers);
 	cr_expect_eq(st.subscribers, 1, "%u subscribers", st.subscribers);
 	ipcx_topic_close(fast);
 	ipcx_topic_close(p);

@@ -168,9 +168,9 @@ static void stress(unsigned flags)
 		cr_expect_eq(test_wait(sub[i]), 0, "subscriber exit");
 	cr_assert_geq(ipcx_topic_stats(t, &st, NULL, 0), 0);
 	cr_log_info("topic stress (%s): %u kills, %lu published, %u received, %lu dead "
-		    "subscribers dropped", reliable ? "reliable" : "lossy", kills,
-		    (unsigned long)st.published, atomic_load(&sh->received),
-		    (unsigned long)st.dropped_subscribers);
+	            "subscribers dropped",
+	            reliable ? "reliable" : "lossy", kills, (unsigned long)st.published,
+	            atomic_load(&sh->received), (unsigned long)st.dropped_subscribers);
 	cr_expect_eq(atomic_load(&sh->bad), 0, "torn or corrupt messages");
 	cr_expect_eq(atomic_load(&sh->order), 0, "out of order");
 	cr_expect_eq(atomic_load(&sh->gaps), 0, "lost in a reliable topic");
@@ -192,11 +192,11 @@ IPCX_TEST(topic_crash, stress_lossy_random_kills, .timeout = 120)
 IPCX_TEST(topic_crash, hostile_scribbles, .timeout = 120)
 {
 	struct ipcx_topic_attr a = {8192, 600, 0};
-	uint64_t fields[] = {offsetof(struct topic_body, lock), offsetof(struct topic_body, reserve),
-			     offsetof(struct topic_body, tail), offsetof(struct topic_body, last),
-			     offsetof(struct topic_body, next_seq),
-			     offsetof(struct topic_body, active_mask),
-			     offsetof(struct topic_body, slots) + 8};
+	uint64_t fields[] = {
+	        offsetof(struct topic_body, lock),     offsetof(struct topic_body, reserve),
+	        offsetof(struct topic_body, tail),     offsetof(struct topic_body, last),
+	        offsetof(struct topic_body, next_seq), offsetof(struct topic_body, active_mask),
+	        offsetof(struct topic_body, slots) + 8};
 	unsigned seed = (unsigned)time(NULL);
 	ipcx_topic *t = NULL, *s = NULL;
 	uint8_t buf[700], msg[700];
@@ -225,7 +225,7 @@ IPCX_TEST(topic_crash, hostile_scribbles, .timeout = 120)
 				len = (size_t)rand() % 601;
 				if (ipcx_topic_loan(t, len, 0, &w) == 0) {
 					cr_assert((uint8_t *)w >= t->data &&
-						  (uint8_t *)w + len <= t->data + t->cap);
+					          (uint8_t *)w + len <= t->data + t->cap);
 					memset(w, 'l', len);
 					ipcx_topic_commit(t);
 				}
@@ -233,7 +233,7 @@ IPCX_TEST(topic_crash, hostile_scribbles, .timeout = 120)
 			case 3:
 				if (ipcx_topic_peek(s, 0, &p, &len, NULL) == 0) {
 					cr_assert((const uint8_t *)p >= s->data &&
-						  (const uint8_t *)p + len <= s->data + s->cap);
+					          (const uint8_t *)p + len <= s->data + s->cap);
 					ipcx_topic_release(s);
 				}
 				break;
@@ -247,7 +247,8 @@ IPCX_TEST(topic_crash, hostile_scribbles, .timeout = 120)
 			for (int k = rand() % 3; k > 0; k--) {
 				uint64_t v = (uint64_t)rand() << 32 | (uint64_t)rand();
 				if (rand() % 2) {
-					uint64_t off = (uint64_t)rand() % (TOPIC_DATA_OFFSET + t->cap - 8);
+					uint64_t off =
+					        (uint64_t)rand() % (TOPIC_DATA_OFFSET + t->cap - 8);
 					memcpy((uint8_t *)t->b + off, &v, (size_t)rand() % 8 + 1);
 				} else {
 					if (rand() % 2)

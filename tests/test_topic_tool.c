@@ -45,7 +45,8 @@ IPCX_TEST(topic_tool, create_pub_sub_stat)
 	{
 		char lines[4000] = "";
 		for (int i = 0; i < 500; i++)
-			snprintf(lines + strlen(lines), sizeof(lines) - strlen(lines), "%d\n", i % 10);
+			snprintf(lines + strlen(lines), sizeof(lines) - strlen(lines), "%d\n",
+			         i % 10);
 		r = run_ok(lines, "pub", "t", NULL);
 		tool_result_free(&r);
 	}
@@ -67,18 +68,18 @@ IPCX_TEST(topic_tool, create_pub_sub_stat)
 /* A subscriber and a publisher in a shell pipeline, on a reliable topic: nothing lost. */
 IPCX_TEST(topic_tool, reliable_pipeline)
 {
-	struct tool_result r = run_ok(NULL, "topic", "rt", "create", "--capacity", "4K",
-				      "--reliable", NULL);
+	struct tool_result r =
+	        run_ok(NULL, "topic", "rt", "create", "--capacity", "4K", "--reliable", NULL);
 	char cmd[1024], line[64];
 	long n = 0;
 	FILE *f;
 
 	tool_result_free(&r);
 	snprintf(cmd, sizeof(cmd),
-		 "IPCX_DIR='%s'; export IPCX_DIR; '%s' sub rt -n 3000 & "
-		 "until '%s' stat rt --json | grep -q '\"subscribers\":1'; do sleep 0.01; done; "
-		 "seq 1 3000 | '%s' pub rt; wait",
-		 test_dir(), IPCX_TOOL_PATH, IPCX_TOOL_PATH, IPCX_TOOL_PATH);
+	         "IPCX_DIR='%s'; export IPCX_DIR; '%s' sub rt -n 3000 & "
+	         "until '%s' stat rt --json | grep -q '\"subscribers\":1'; do sleep 0.01; done; "
+	         "seq 1 3000 | '%s' pub rt; wait",
+	         test_dir(), IPCX_TOOL_PATH, IPCX_TOOL_PATH, IPCX_TOOL_PATH);
 	f = popen(cmd, "r");
 	cr_assert(f);
 	while (fgets(line, sizeof(line), f)) {

@@ -68,7 +68,7 @@ struct ipcx_chan_attr {
  * ipcx/obj.h. Opening an existing channel checks its whole layout (-EBADMSG when corrupt).
  */
 IPCX_API int ipcx_chan_open(const char *name, unsigned flags, mode_t mode,
-			    const struct ipcx_chan_attr *attr, ipcx_chan **ret_chan);
+                            const struct ipcx_chan_attr *attr, ipcx_chan **ret_chan);
 
 /*
  * Closes a handle: an outstanding reservation is aborted and an outstanding peeked message
@@ -126,7 +126,7 @@ IPCX_API int ipcx_chan_abort(ipcx_chan *c);
  * -EBUSY (a message is already peeked), -EIDRM, -EBADMSG.
  */
 IPCX_API int ipcx_chan_peek(ipcx_chan *c, int64_t timeout_ns, const void **ret_ptr,
-			    size_t *ret_len);
+                            size_t *ret_len);
 
 /* Gives the peeked message back: it counts as received and its space is reused. Returns 0,
  * or -EINVAL when nothing is peeked. Never blocks. */
@@ -134,15 +134,15 @@ IPCX_API int ipcx_chan_release(ipcx_chan *c);
 
 /* A snapshot of a channel's state (approximate while others use it). */
 struct ipcx_chan_stats {
-	uint64_t capacity;     /* bytes of buffer */
+	uint64_t capacity; /* bytes of buffer */
 	uint64_t max_msg;
-	uint64_t depth;        /* messages committed and not yet taken by a receiver */
-	uint64_t in_flight;    /* messages being written (reserved) or read (peeked) */
-	uint64_t bytes_used;   /* buffer bytes not free, headers included */
-	uint32_t senders;      /* live attached handles that have sent */
-	uint32_t receivers;    /* live attached handles that have received */
-	uint64_t redelivered;  /* messages handed again after their receiver died */
-	uint64_t dropped;      /* reservations of dead senders that were reclaimed */
+	uint64_t depth;       /* messages committed and not yet taken by a receiver */
+	uint64_t in_flight;   /* messages being written (reserved) or read (peeked) */
+	uint64_t bytes_used;  /* buffer bytes not free, headers included */
+	uint32_t senders;     /* live attached handles that have sent */
+	uint32_t receivers;   /* live attached handles that have received */
+	uint64_t redelivered; /* messages handed again after their receiver died */
+	uint64_t dropped;     /* reservations of dead senders that were reclaimed */
 };
 
 /* Fills *ret_stats. Reads /proc for liveness: not for the hot path. Returns 0 or -EBADMSG. */

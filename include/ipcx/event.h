@@ -47,8 +47,7 @@ typedef struct ipcx_event ipcx_event;
  * errors listed in ipcx/obj.h (-EINVAL also for a NULL ret_event), -ENOMEM.
  * -EBADMSG: the object is corrupt (its body fails validation). Does not block.
  */
-IPCX_API int ipcx_event_open(const char *name, unsigned flags, mode_t mode,
-			     ipcx_event **ret_event);
+IPCX_API int ipcx_event_open(const char *name, unsigned flags, mode_t mode, ipcx_event **ret_event);
 
 /* Closes a handle (NULL is ignored). Must not run during another call on the handle. */
 IPCX_API void ipcx_event_close(ipcx_event *ev);
@@ -98,11 +97,11 @@ IPCX_API int ipcx_event_set_wait(ipcx_event *ev, unsigned mode);
 
 /* What ipcx_event_get_state reports: a snapshot, which may be stale at once. */
 struct ipcx_event_state {
-	bool set;          /* the event is set */
-	bool removed;      /* the event was removed (ipcx_unlink) */
-	unsigned waiters;  /* waits in progress by live threads, not yet woken */
-	unsigned dead;     /* waiter places still held by waiters that died (reclaimed by the
-			      next notify, or by a wait that finds the table full) */
+	bool set;         /* the event is set */
+	bool removed;     /* the event was removed (ipcx_unlink) */
+	unsigned waiters; /* waits in progress by live threads, not yet woken */
+	unsigned dead;    /* waiter places still held by waiters that died (reclaimed by the
+	                     next notify, or by a wait that finds the table full) */
 };
 
 /*

@@ -42,8 +42,7 @@ typedef struct ipcx_mutex ipcx_mutex;
  * errors listed in ipcx/obj.h (-EINVAL also for a NULL ret_mutex), -ENOMEM. -EBADMSG: the
  * object is corrupt. Does not block.
  */
-IPCX_API int ipcx_mutex_open(const char *name, unsigned flags, mode_t mode,
-			     ipcx_mutex **ret_mutex);
+IPCX_API int ipcx_mutex_open(const char *name, unsigned flags, mode_t mode, ipcx_mutex **ret_mutex);
 
 /*
  * Closes a handle (NULL is ignored). Must not run during another call on the handle. If a
@@ -99,29 +98,29 @@ IPCX_API int ipcx_mutex_consistent(ipcx_mutex *mx);
 IPCX_API int ipcx_mutex_set_wait(ipcx_mutex *mx, unsigned mode);
 
 enum ipcx_mutex_owner {
-	IPCX_MUTEX_FREE = 0,   /* nobody holds it */
-	IPCX_MUTEX_ALIVE = 1,  /* held by a live thread */
-	IPCX_MUTEX_DEAD = 2,   /* its holder died: released by the kernel for the next locker,
-				  or (if the lock word still names it) never released */
+	IPCX_MUTEX_FREE = 0,  /* nobody holds it */
+	IPCX_MUTEX_ALIVE = 1, /* held by a live thread */
+	IPCX_MUTEX_DEAD = 2,  /* its holder died: released by the kernel for the next locker,
+	                         or (if the lock word still names it) never released */
 };
 
 enum ipcx_mutex_health {
 	IPCX_MUTEX_CONSISTENT = 0,
 	IPCX_MUTEX_INCONSISTENT = 1,   /* an owner died; the next or current holder must repair
-					  and call ipcx_mutex_consistent */
+	                                  and call ipcx_mutex_consistent */
 	IPCX_MUTEX_NOTRECOVERABLE = 2, /* unusable for good */
 };
 
 /* What ipcx_mutex_get_state reports: a snapshot, which may be stale at once. */
 struct ipcx_mutex_state {
-	bool locked;      /* the lock word names a holder */
-	bool removed;     /* the mutex was removed (ipcx_unlink) */
-	int owner;        /* enum ipcx_mutex_owner */
-	int health;       /* enum ipcx_mutex_health */
-	pid_t owner_pid;  /* the holder's (or dead holder's) process, 0 when unknown or free */
-	pid_t owner_tid;  /* its thread id, 0 when unknown or free */
-	bool waiters;     /* someone sleeps, or slept since the last unlock, on the lock (the
-			     kernel's FUTEX_WAITERS bit) */
+	bool locked;     /* the lock word names a holder */
+	bool removed;    /* the mutex was removed (ipcx_unlink) */
+	int owner;       /* enum ipcx_mutex_owner */
+	int health;      /* enum ipcx_mutex_health */
+	pid_t owner_pid; /* the holder's (or dead holder's) process, 0 when unknown or free */
+	pid_t owner_tid; /* its thread id, 0 when unknown or free */
+	bool waiters;    /* someone sleeps, or slept since the last unlock, on the lock (the
+	                    kernel's FUTEX_WAITERS bit) */
 };
 
 /*

@@ -84,18 +84,18 @@ struct ipcx_attachment {
 /* What can be known about an object without attaching to it. */
 struct ipcx_info {
 	char name[IPCX_NAME_MAX + 1];
-	int kind;       /* enum ipcx_kind; IPCX_KIND_NONE when status < 0 */
-	int status;     /* 0, or the -errno opening it would give (-EBADMSG, -EACCES, ...) */
-	bool removed;   /* always false for a name in the directory; kept for handles */
-	uint64_t size;  /* bytes of shared memory, header included */
-	mode_t mode;    /* permission bits of the file */
-	uid_t uid;      /* owner of the file */
+	int kind;      /* enum ipcx_kind; IPCX_KIND_NONE when status < 0 */
+	int status;    /* 0, or the -errno opening it would give (-EBADMSG, -EACCES, ...) */
+	bool removed;  /* always false for a name in the directory; kept for handles */
+	uint64_t size; /* bytes of shared memory, header included */
+	mode_t mode;   /* permission bits of the file */
+	uid_t uid;     /* owner of the file */
 	gid_t gid;
 	pid_t creator_pid;
-	uint64_t created_ns;  /* CLOCK_REALTIME at creation, in ns since the epoch */
-	unsigned attached;    /* handles attached by live processes */
-	unsigned dead;        /* slots still held by processes that died */
-	uint32_t version;     /* layout version found in the header */
+	uint64_t created_ns; /* CLOCK_REALTIME at creation, in ns since the epoch */
+	unsigned attached;   /* handles attached by live processes */
+	unsigned dead;       /* slots still held by processes that died */
+	uint32_t version;    /* layout version found in the header */
 };
 
 /*

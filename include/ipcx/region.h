@@ -71,7 +71,7 @@ typedef struct ipcx_region ipcx_region;
  * Does not block (creating a large region allocates and zeroes its memory).
  */
 IPCX_API int ipcx_region_open(const char *name, unsigned flags, mode_t mode, uint64_t size,
-			      ipcx_region **ret_region);
+                              ipcx_region **ret_region);
 
 /*
  * Closes a handle (NULL is ignored). Must not run during another call on the handle. A
@@ -102,7 +102,7 @@ IPCX_API int64_t ipcx_region_version(ipcx_region *r);
  * buf may hold partial data after -EAGAIN. No system call.
  */
 IPCX_API int ipcx_region_read(ipcx_region *r, uint64_t offset, void *buf, size_t len,
-			      uint64_t *ret_version);
+                              uint64_t *ret_version);
 
 /*
  * Waits until the published version differs from last_seen, up to timeout_ns (see
@@ -116,7 +116,7 @@ IPCX_API int ipcx_region_read(ipcx_region *r, uint64_t offset, void *buf, size_t
  * Blocks (spinning first, as set by ipcx_region_set_wait); signals do not end the wait.
  */
 IPCX_API int ipcx_region_wait_change(ipcx_region *r, uint64_t last_seen, int64_t timeout_ns,
-				     uint64_t *ret_version);
+                                     uint64_t *ret_version);
 
 /*
  * Begins a write of the bytes [offset, offset + len): takes the writer lock, waiting up to
@@ -141,7 +141,7 @@ IPCX_API int ipcx_region_wait_change(ipcx_region *r, uint64_t last_seen, int64_t
  * Blocks; signals do not end the wait.
  */
 IPCX_API int ipcx_region_begin_write(ipcx_region *r, uint64_t offset, size_t len,
-				     int64_t timeout_ns, void **ret_ptr);
+                                     int64_t timeout_ns, void **ret_ptr);
 
 /*
  * Publishes the write the calling thread began: readers now see its bytes (and every other
@@ -165,7 +165,7 @@ IPCX_API int ipcx_region_abort(ipcx_region *r);
  * nothing was written: call again), and -EINVAL also for a NULL buf with len > 0.
  */
 IPCX_API int ipcx_region_write(ipcx_region *r, uint64_t offset, const void *buf, size_t len,
-			       int64_t timeout_ns);
+                               int64_t timeout_ns);
 
 /*
  * How this handle waits in ipcx_region_wait_change and for the lock: IPCX_WAIT_ADAPTIVE
@@ -183,15 +183,15 @@ enum ipcx_region_owner {
 /* A snapshot of a region's state, which may be stale at once. */
 struct ipcx_region_state {
 	uint64_t size;
-	uint64_t version;       /* the latest published version */
-	bool writing;           /* a write is in progress (or its writer died in it) */
-	bool removed;           /* the region was removed (ipcx_unlink) */
-	int owner;              /* enum ipcx_region_owner */
-	pid_t owner_pid;        /* the lock holder's process (0 when free or unknown) */
-	pid_t owner_tid;        /* its thread */
-	pid_t last_writer_pid;  /* the process that published the latest version (0: none) */
-	int64_t last_write_ns;  /* CLOCK_REALTIME of that publish (0: none) */
-	uint32_t waiters;       /* processes asleep in ipcx_region_wait_change */
+	uint64_t version;      /* the latest published version */
+	bool writing;          /* a write is in progress (or its writer died in it) */
+	bool removed;          /* the region was removed (ipcx_unlink) */
+	int owner;             /* enum ipcx_region_owner */
+	pid_t owner_pid;       /* the lock holder's process (0 when free or unknown) */
+	pid_t owner_tid;       /* its thread */
+	pid_t last_writer_pid; /* the process that published the latest version (0: none) */
+	int64_t last_write_ns; /* CLOCK_REALTIME of that publish (0: none) */
+	uint32_t waiters;      /* processes asleep in ipcx_region_wait_change */
 };
 
 /*

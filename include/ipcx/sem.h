@@ -54,11 +54,11 @@ struct ipcx_sembuf {
 #define IPCX_SEM_UNDO 0x2u   /* revert this entry's change when the handle ends */
 
 /* Limits. */
-#define IPCX_SEM_MAX_SEMS 65536   /* semaphores in one set (1 .. this) */
-#define IPCX_SEM_VALUE_MAX 32767  /* the largest value (the kernel's SEMVMX) */
-#define IPCX_SEM_OPS_MAX 500      /* entries in one operation (the kernel's SEMOPM) */
-#define IPCX_SEM_UNDO_MAX 32      /* semaphores with a nonzero UNDO adjustment per handle */
-#define IPCX_SEM_WAIT_SLOTS 256   /* wait slots per set; a waiting op takes ceil(nops/64) */
+#define IPCX_SEM_MAX_SEMS 65536  /* semaphores in one set (1 .. this) */
+#define IPCX_SEM_VALUE_MAX 32767 /* the largest value (the kernel's SEMVMX) */
+#define IPCX_SEM_OPS_MAX 500     /* entries in one operation (the kernel's SEMOPM) */
+#define IPCX_SEM_UNDO_MAX 32     /* semaphores with a nonzero UNDO adjustment per handle */
+#define IPCX_SEM_WAIT_SLOTS 256  /* wait slots per set; a waiting op takes ceil(nops/64) */
 
 /*
  * Opens the semaphore set called name, creating it when flags has IPCX_CREATE (with
@@ -75,7 +75,7 @@ struct ipcx_sembuf {
  * Does not block, except briefly for the set's internal lock.
  */
 IPCX_API int ipcx_semset_open(const char *name, unsigned flags, mode_t mode, uint32_t nsems,
-			      int initial_value, ipcx_semset **ret_set);
+                              int initial_value, ipcx_semset **ret_set);
 
 /*
  * Applies this handle's UNDO adjustments (completing any operations that become possible),
@@ -109,7 +109,7 @@ IPCX_API void ipcx_semset_close(ipcx_semset *set);
  * holder that dies is detected within about 1 ms and its change completed or undone.
  */
 IPCX_API int ipcx_semset_op(ipcx_semset *set, const struct ipcx_sembuf *ops, size_t nops,
-			    int64_t timeout_ns);
+                            int64_t timeout_ns);
 
 /* The number of semaphores; -EINVAL for NULL. */
 IPCX_API int ipcx_semset_nsems(const ipcx_semset *set);
@@ -162,7 +162,7 @@ struct ipcx_sem_info {
  * -EFBIG (first out of range).
  */
 IPCX_API int ipcx_semset_stat(ipcx_semset *set, uint32_t first, struct ipcx_sem_info *ret_info,
-			      size_t n);
+                              size_t n);
 
 /*
  * How this handle waits: IPCX_WAIT_ADAPTIVE (default), IPCX_WAIT_SPIN or IPCX_WAIT_SLEEP

@@ -54,8 +54,8 @@ typedef struct ipcx_topic ipcx_topic;
 
 struct ipcx_topic_attr {
 	uint64_t capacity; /* bytes of buffer (0: 1 MiB); rounded up to a power of two that
-			      holds at least one largest message; each message takes its length
-			      plus a 32-byte header, rounded up to 32 bytes */
+	                      holds at least one largest message; each message takes its length
+	                      plus a 32-byte header, rounded up to 32 bytes */
 	uint64_t max_msg;  /* the largest message (0: 64 KiB, at most a quarter of capacity) */
 	unsigned flags;    /* IPCX_TOPIC_RELIABLE */
 };
@@ -66,7 +66,7 @@ struct ipcx_topic_attr {
  * ipcx/obj.h (-EBADMSG for a corrupt topic). *ret_topic is owned by the caller.
  */
 IPCX_API int ipcx_topic_open(const char *name, unsigned flags, mode_t mode,
-			     const struct ipcx_topic_attr *attr, ipcx_topic **ret_topic);
+                             const struct ipcx_topic_attr *attr, ipcx_topic **ret_topic);
 
 /* Closes a handle: aborts its loan, releases its peeked message, ends its subscription.
  * Accepts NULL. */
@@ -113,7 +113,7 @@ IPCX_API int ipcx_topic_subscribe(ipcx_topic *t, unsigned flags);
  * -EINVAL (not subscribed), -EBUSY (a message is peeked).
  */
 IPCX_API ssize_t ipcx_topic_recv(ipcx_topic *t, void *buf, size_t cap, int64_t timeout_ns,
-				 uint64_t *ret_missed);
+                                 uint64_t *ret_missed);
 
 /*
  * Zero-copy receive: sets *ret_ptr and *ret_len to this subscriber's next message, in
@@ -122,7 +122,7 @@ IPCX_API ssize_t ipcx_topic_recv(ipcx_topic *t, void *buf, size_t cap, int64_t t
  * which release then reports. Errors as ipcx_topic_recv.
  */
 IPCX_API int ipcx_topic_peek(ipcx_topic *t, int64_t timeout_ns, const void **ret_ptr,
-			     size_t *ret_len, uint64_t *ret_missed);
+                             size_t *ret_len, uint64_t *ret_missed);
 
 /* Moves past the peeked message. Returns 0; -ESTALE when (lossy topics) the message was
  * overwritten while peeked, so what was read from it must be thrown away (the next call
@@ -139,10 +139,10 @@ struct ipcx_topic_sub {
 struct ipcx_topic_stats {
 	uint64_t capacity, max_msg;
 	bool reliable;
-	uint64_t published;   /* messages published since creation */
-	uint64_t retained;    /* messages the buffer holds */
+	uint64_t published; /* messages published since creation */
+	uint64_t retained;  /* messages the buffer holds */
 	uint64_t bytes_used;
-	uint32_t subscribers; /* live subscribers */
+	uint32_t subscribers;         /* live subscribers */
 	uint64_t dropped_subscribers; /* dead subscribers dropped by publishers */
 };
 
@@ -151,7 +151,7 @@ struct ipcx_topic_stats {
  * subscribers (live or not yet dropped), or -EBADMSG. Reads /proc: not for the hot path.
  */
 IPCX_API int ipcx_topic_stats(ipcx_topic *t, struct ipcx_topic_stats *ret_stats,
-			      struct ipcx_topic_sub *subs, size_t max);
+                              struct ipcx_topic_sub *subs, size_t max);
 
 #ifdef __cplusplus
 }

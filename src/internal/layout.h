@@ -22,18 +22,18 @@ struct ipcx__slot {
 };
 
 struct ipcx__hdr {
-	uint64_t magic;         /* written last by the creator: a complete header has it */
-	uint32_t version;       /* IPCX__LAYOUT_VERSION */
-	uint32_t kind;          /* enum ipcx_kind */
-	uint64_t total_size;    /* the file's size */
-	uint64_t body_offset;   /* where the kind's own layout starts */
-	uint64_t body_size;     /* total_size - body_offset */
-	uint32_t slot_count;    /* IPCX_MAX_ATTACH */
+	uint64_t magic;       /* written last by the creator: a complete header has it */
+	uint32_t version;     /* IPCX__LAYOUT_VERSION */
+	uint32_t kind;        /* enum ipcx_kind */
+	uint64_t total_size;  /* the file's size */
+	uint64_t body_offset; /* where the kind's own layout starts */
+	uint64_t body_size;   /* total_size - body_offset */
+	uint32_t slot_count;  /* IPCX_MAX_ATTACH */
 	int32_t creator_pid;
-	uint64_t creator_id;    /* pid and start time of the creator, as in a slot */
-	uint64_t created_ns;    /* CLOCK_REALTIME */
-	_Atomic uint32_t removed;  /* set once by ipcx_unlink, never cleared */
-	_Atomic uint32_t gen;      /* bumped on removal; a futex word for generic waiters */
+	uint64_t creator_id;      /* pid and start time of the creator, as in a slot */
+	uint64_t created_ns;      /* CLOCK_REALTIME */
+	_Atomic uint32_t removed; /* set once by ipcx_unlink, never cleared */
+	_Atomic uint32_t gen;     /* bumped on removal; a futex word for generic waiters */
 	uint8_t reserved[56];
 	struct ipcx__slot slots[IPCX_MAX_ATTACH];
 };

@@ -34,8 +34,8 @@ struct ipcx__obj {
 	void *body;
 	uint64_t map_size;
 	uint64_t body_size;
-	unsigned slot;           /* the attachment slot this handle holds */
-	uint64_t who;            /* the value written into that slot */
+	unsigned slot; /* the attachment slot this handle holds */
+	uint64_t who;  /* the value written into that slot */
 	const struct ipcx__kind *kind;
 };
 
@@ -49,8 +49,8 @@ typedef int (*ipcx__init_fn)(void *body, uint64_t body_size, const void *arg);
  * existing one, or -errno (see ipcx/obj.h).
  */
 int ipcx__obj_open(struct ipcx__obj *obj, const struct ipcx__kind *kind, const char *name,
-		   unsigned flags, mode_t mode, uint64_t body_size, ipcx__init_fn init,
-		   const void *arg);
+                   unsigned flags, mode_t mode, uint64_t body_size, ipcx__init_fn init,
+                   const void *arg);
 
 /* Detaches and unmaps. Safe on a zeroed struct. */
 void ipcx__obj_close(struct ipcx__obj *obj);

@@ -53,20 +53,20 @@ enum { IPCX__R_FREE = 0, IPCX__R_WAITING = 1, IPCX__R_DONE = 2, IPCX__R_CONT = 3
 /* A waiting operation (or a continuation chunk holding more of its entries). */
 struct ipcx__sem_rec {
 	_Atomic uint32_t state;
-	_Atomic int32_t result;   /* with DONE: what the waiter returns */
+	_Atomic int32_t result; /* with DONE: what the waiter returns */
 	_Atomic uint32_t sleepers;
-	uint32_t head;            /* CONT: the head record's index */
-	uint64_t who;             /* the waiting process */
-	uint64_t ticket;          /* arrival number; never changes (it names the wait) */
+	uint32_t head;   /* CONT: the head record's index */
+	uint64_t who;    /* the waiting process */
+	uint64_t ticket; /* arrival number; never changes (it names the wait) */
 	uint32_t nops;
-	uint32_t slot;            /* the handle's attachment slot (its UNDO table) */
-	uint32_t bidx;            /* the semaphore it waits at */
-	int32_t bval;             /* that semaphore's value when it last failed */
-	uint32_t bzero;           /* 1: waits for zero there, 0: for an increase */
-	uint32_t bypass;          /* times others took from bidx while it waited */
+	uint32_t slot;   /* the handle's attachment slot (its UNDO table) */
+	uint32_t bidx;   /* the semaphore it waits at */
+	int32_t bval;    /* that semaphore's value when it last failed */
+	uint32_t bzero;  /* 1: waits for zero there, 0: for an increase */
+	uint32_t bypass; /* times others took from bidx while it waited */
 	int32_t pid;
 	uint32_t aged;
-	uint32_t token;           /* 1: the waiter holds `alive` while it waits */
+	uint32_t token; /* 1: the waiter holds `alive` while it waits */
 	uint32_t pad0;
 	/*
 	 * Held by the waiting thread for the whole wait: a robust mutex, so the kernel marks it
@@ -75,7 +75,7 @@ struct ipcx__sem_rec {
 	 * reused. See docs/semset.md, "Dead waiters".
 	 */
 	pthread_mutex_t alive;
-	uint64_t order;           /* its place in the queue: the ticket, or a merge's reordering */
+	uint64_t order; /* its place in the queue: the ticket, or a merge's reordering */
 	uint8_t pad1[128 - 80 - sizeof(pthread_mutex_t)];
 };
 
@@ -102,7 +102,7 @@ struct ipcx__sem_body {
 	_Atomic uint32_t undo_tables; /* UNDO tables with an owner; a hint, recomputed */
 	_Atomic uint32_t naged;       /* aged WAITING records; a hint */
 	_Atomic uint64_t ticket;
-	_Atomic uint32_t rec_hi;      /* every WAITING record's index is below this */
+	_Atomic uint32_t rec_hi; /* every WAITING record's index is below this */
 	uint8_t pad1[28];
 
 	_Atomic uint32_t jstate;
@@ -151,11 +151,11 @@ struct ipcx__sem_eval {
 	uint32_t n;
 	uint32_t idx[IPCX_SEM_OPS_MAX];
 	int32_t val[IPCX_SEM_OPS_MAX];
-	bool undo;                  /* the op has UNDO entries: the table copies are valid */
+	bool undo; /* the op has UNDO entries: the table copies are valid */
 	uint64_t uorig[IPCX__SEM_UNDO_CAP]; /* the UNDO table before the op */
 	uint64_t unew[IPCX__SEM_UNDO_CAP];  /* and after it */
-	uint32_t blocking;          /* with a would-block result: the entry */
-	bool alters;                /* some delta != 0 */
+	uint32_t blocking;                  /* with a would-block result: the entry */
+	bool alters;                        /* some delta != 0 */
 };
 
 /* ---- semset_lock.c ---- */
@@ -172,7 +172,7 @@ static inline int ipcx__sem_lock_until(struct ipcx_semset *s, ipcx__deadline d)
 
 	/* Acquire pairs with the release exchange in ipcx__sem_unlock. */
 	if (atomic_compare_exchange_strong_explicit(&s->b->lock, &cur, me, memory_order_acquire,
-						    memory_order_relaxed))
+	                                            memory_order_relaxed))
 		return 0;
 	return ipcx__sem_lock_slow(s, me, d);
 }
@@ -187,8 +187,7 @@ static inline void ipcx__sem_lock(struct ipcx_semset *s)
 static inline void ipcx__sem_unlock(struct ipcx_semset *s)
 {
 	/* Release pairs with the acquire in lock: our changes are visible to the next holder. */
-	if (atomic_exchange_explicit(&s->b->lock, 0, memory_order_release) &
-	    IPCX__SEM_LOCK_WAITERS)
+	if (atomic_exchange_explicit(&s->b->lock, 0, memory_order_release) & IPCX__SEM_LOCK_WAITERS)
 		ipcx__sem_unlock_wake(s);
 }
 /*
@@ -200,8 +199,7 @@ static inline void ipcx__sem_jbegin(struct ipcx_semset *s)
 	atomic_store_explicit(&s->b->jn, 0, memory_order_relaxed);
 }
 
-static inline void ipcx__sem_jadd(struct ipcx_semset *s, uint32_t kind, uint32_t idx,
-				  uint64_t val)
+static inline void ipcx__sem_jadd(struct ipcx_semset *s, uint32_t kind, uint32_t idx, uint64_t val)
 {
 	struct ipcx__sem_body *b = s->b;
 	uint32_t n = atomic_load_explicit(&b->jn, memory_order_relaxed);

@@ -39,7 +39,8 @@ int ipcx__futex_wait(_Atomic uint32_t *word, uint32_t expected, ipcx__deadline d
 	 * signal keeps its original deadline. Shared (not PRIVATE): the word is in a file mapping
 	 * seen by other processes.
 	 */
-	r = syscall(SYS_futex, word, FUTEX_WAIT_BITSET, expected, tsp, NULL, FUTEX_BITSET_MATCH_ANY);
+	r = syscall(SYS_futex, word, FUTEX_WAIT_BITSET, expected, tsp, NULL,
+	            FUTEX_BITSET_MATCH_ANY);
 	if (r == 0)
 		return 0;
 	switch (errno) {

@@ -72,7 +72,7 @@ int ipcx__shm_create_tmp(int dirfd, mode_t mode, uint64_t size, char *ret_name, 
 
 		snprintf(ret_name, cap, IPCX__TMP_PREFIX "%" PRIx64 ".%x", ipcx__proc_self(), n);
 		fd = openat(dirfd, ret_name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			    mode & 0777);
+		            mode & 0777);
 		if (fd >= 0)
 			break;
 		if (errno != EEXIST) /* a leftover of a dead process with our recycled pid */
@@ -104,7 +104,8 @@ fail:
 int ipcx__shm_open(int dirfd, const char *name, bool writable, struct stat *ret_st)
 {
 	int fd = openat(dirfd, name,
-			(writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	                (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
+	                        O_NOCTTY);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, ret_st) < 0) {

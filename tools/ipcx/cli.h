@@ -24,7 +24,7 @@ int cli_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3))
 
 /* Prints "usage: ..." for cmd on stderr and returns EXIT_USAGE. */
 int cli_usage(const struct cli_cmd *cmd, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
 
 /* True when argv holds --help or -h; prints the command's help to stdout. */
 bool cli_wants_help(const struct cli_cmd *cmd, int argc, char **argv);

@@ -27,7 +27,9 @@ static int run_bench(int argc, char **argv)
 }
 
 const struct cli_cmd cli_cmd_bench = {
-	"bench", run_bench, "bench [--quick] [--csv|--json] [--filter GLOB] [--rounds N]",
-	"Measures ipcx side by side with the kernel's mechanisms and with peer libraries, in one\n"
-	"run; see ipcx-bench --help.",
+        "bench",
+        run_bench,
+        "bench [--quick] [--csv|--json] [--filter GLOB] [--rounds N]",
+        "Measures ipcx side by side with the kernel's mechanisms and with peer libraries, in one\n"
+        "run; see ipcx-bench --help.",
 };

@@ -42,12 +42,14 @@ static int run_chan(int argc, char **argv)
 }
 
 const struct cli_cmd cli_cmd_chan = {
-	"chan", run_chan, "chan NAME create [--capacity BYTES] [--max-msg BYTES] [--mode MODE]",
-	"Creates a channel: a message queue that any number of processes send to and receive\n"
-	"from, each message going to one receiver. --capacity is the buffer size (default 1M;\n"
-	"rounded up to a power of two), --max-msg the largest message (default 64K, at most a\n"
-	"quarter of a default-sized buffer), --mode the octal permissions (default 0600).\n"
-	"Sizes take K, M, G suffixes. Fails with EEXIST if the name is taken.",
+        "chan",
+        run_chan,
+        "chan NAME create [--capacity BYTES] [--max-msg BYTES] [--mode MODE]",
+        "Creates a channel: a message queue that any number of processes send to and receive\n"
+        "from, each message going to one receiver. --capacity is the buffer size (default 1M;\n"
+        "rounded up to a power of two), --max-msg the largest message (default 64K, at most a\n"
+        "quarter of a default-sized buffer), --mode the octal permissions (default 0600).\n"
+        "Sizes take K, M, G suffixes. Fails with EEXIST if the name is taken.",
 };
 
 static int open_chan(const char *name, void **ret)
@@ -78,11 +80,13 @@ static int run_send(int argc, char **argv)
 }
 
 const struct cli_cmd cli_cmd_send = {
-	"send", run_send, "send NAME [--size N] [--timeout S] [MSG...]",
-	"Sends each MSG as one message; with none, each line of standard input (without its\n"
-	"newline), or with --size N, each block of N bytes of it (the last may be shorter).\n"
-	"Waits while the channel is full, at most S seconds per message with --timeout (0: do\n"
-	"not wait; fails with EAGAIN). A message over the channel's maximum fails with EMSGSIZE.",
+        "send",
+        run_send,
+        "send NAME [--size N] [--timeout S] [MSG...]",
+        "Sends each MSG as one message; with none, each line of standard input (without its\n"
+        "newline), or with --size N, each block of N bytes of it (the last may be shorter).\n"
+        "Waits while the channel is full, at most S seconds per message with --timeout (0: do\n"
+        "not wait; fails with EAGAIN). A message over the channel's maximum fails with EMSGSIZE.",
 };
 
 static int run_recv(int argc, char **argv)
@@ -139,11 +143,13 @@ static int run_recv(int argc, char **argv)
 }
 
 const struct cli_cmd cli_cmd_recv = {
-	"recv", run_recv, "recv NAME [-n COUNT] [--timeout S] [--raw]",
-	"Receives messages and writes each to standard output followed by a newline (with\n"
-	"--raw, the bytes alone). Stops after COUNT messages with -n; otherwise runs until no\n"
-	"message comes for S seconds (--timeout; 0 takes what is there) or forever. With -n,\n"
-	"a timeout before COUNT messages fails with ETIMEDOUT (EAGAIN for 0).",
+        "recv",
+        run_recv,
+        "recv NAME [-n COUNT] [--timeout S] [--raw]",
+        "Receives messages and writes each to standard output followed by a newline (with\n"
+        "--raw, the bytes alone). Stops after COUNT messages with -n; otherwise runs until no\n"
+        "message comes for S seconds (--timeout; 0 takes what is there) or forever. With -n,\n"
+        "a timeout before COUNT messages fails with ETIMEDOUT (EAGAIN for 0).",
 };
 
 static int print_chan(const char *name, bool json)

@@ -9,7 +9,7 @@
 #include "cli.h"
 
 static int event_op(ipcx_event *ev, const char *op, const char *arg, int64_t timeout,
-		    const char *name)
+                    const char *name)
 {
 	int r;
 
@@ -24,9 +24,9 @@ static int event_op(ipcx_event *ev, const char *op, const char *arg, int64_t tim
 		printf("%d\n", r);
 		return 0;
 	}
-	r = strcmp(op, "set") == 0	 ? ipcx_event_set(ev)
+	r = strcmp(op, "set") == 0     ? ipcx_event_set(ev)
 	    : strcmp(op, "reset") == 0 ? ipcx_event_reset(ev)
-				       : ipcx_event_pulse(ev);
+	                               : ipcx_event_pulse(ev);
 	return r < 0 ? cli_fail(r, "%s %s", op, name) : 0;
 }
 
@@ -60,7 +60,7 @@ static int run_event(int argc, char **argv)
 			if (timeout < 0)
 				return cli_usage(&cli_cmd_event, "bad --timeout '%s'", argv[i]);
 		} else if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc &&
-			   strcmp(op, "create") == 0) {
+		           strcmp(op, "create") == 0) {
 			if (!cli_parse_mode(argv[++i], &mode))
 				return cli_usage(&cli_cmd_event, "bad --mode '%s'", argv[i]);
 		} else if (strcmp(op, "notify") == 0 && !arg) {
@@ -91,17 +91,18 @@ static int run_event(int argc, char **argv)
 }
 
 const struct cli_cmd cli_cmd_event = {
-	"event", run_event,
-	"event NAME create [--mode MODE] | wait [--timeout S] | set | reset | pulse | notify N",
-	"Works on an event, a wait queue:\n"
-	"  create   makes a new, unset event (EEXIST if the name is taken)\n"
-	"  wait     waits until the event is set, pulsed or notified; --timeout S gives up\n"
-	"           after S seconds (exit 1, ETIMEDOUT); returns at once if the event is set\n"
-	"  set      wakes every waiter; the event stays set until reset\n"
-	"  reset    makes the event unset\n"
-	"  pulse    wakes the processes waiting now, and leaves the event unset\n"
-	"  notify N wakes at most N waiters and prints how many it woke\n"
-	"ipcx stat NAME shows whether it is set and how many wait.",
+        "event",
+        run_event,
+        "event NAME create [--mode MODE] | wait [--timeout S] | set | reset | pulse | notify N",
+        "Works on an event, a wait queue:\n"
+        "  create   makes a new, unset event (EEXIST if the name is taken)\n"
+        "  wait     waits until the event is set, pulsed or notified; --timeout S gives up\n"
+        "           after S seconds (exit 1, ETIMEDOUT); returns at once if the event is set\n"
+        "  set      wakes every waiter; the event stays set until reset\n"
+        "  reset    makes the event unset\n"
+        "  pulse    wakes the processes waiting now, and leaves the event unset\n"
+        "  notify N wakes at most N waiters and prints how many it woke\n"
+        "ipcx stat NAME shows whether it is set and how many wait.",
 };
 
 static int event_stat(const char *name, bool json)

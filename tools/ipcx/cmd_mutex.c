@@ -17,8 +17,7 @@ static void sleep_ns(int64_t ns)
 }
 
 /* Locks, maybe recovers, holds, unlocks. */
-static int lock_op(ipcx_mutex *mx, const char *name, int64_t timeout, int64_t hold,
-		   bool recover)
+static int lock_op(ipcx_mutex *mx, const char *name, int64_t timeout, int64_t hold, bool recover)
 {
 	int r = ipcx_mutex_lock(mx, timeout);
 
@@ -27,7 +26,7 @@ static int lock_op(ipcx_mutex *mx, const char *name, int64_t timeout, int64_t ho
 			/* Exiting still holding it leaves it owner-dead for the next locker,
 			 * exactly as we found it. */
 			return cli_fail(r, "%s: its owner died (--recover marks it consistent)",
-					name);
+			                name);
 		r = ipcx_mutex_consistent(mx);
 		if (r < 0)
 			return cli_fail(r, "consistent %s", name);
@@ -59,12 +58,13 @@ static int run_mutex(int argc, char **argv)
 		return cli_usage(&cli_cmd_mutex, "unknown operation '%s'", op);
 	for (int i = 3; i < argc; i++) {
 		int64_t *t = strcmp(argv[i], "--timeout") == 0 ? &timeout
-			     : strcmp(argv[i], "--hold") == 0  ? &hold
-							       : NULL;
+		             : strcmp(argv[i], "--hold") == 0  ? &hold
+		                                               : NULL;
 		if (!create && t && i + 1 < argc) {
 			*t = cli_parse_seconds(argv[++i]);
 			if (*t < 0)
-				return cli_usage(&cli_cmd_mutex, "bad %s '%s'", argv[i - 1], argv[i]);
+				return cli_usage(&cli_cmd_mutex, "bad %s '%s'", argv[i - 1],
+				                 argv[i]);
 		} else if (!create && strcmp(argv[i], "--recover") == 0) {
 			recover = true;
 		} else if (create && strcmp(argv[i], "--mode") == 0 && i + 1 < argc) {
@@ -83,15 +83,16 @@ static int run_mutex(int argc, char **argv)
 }
 
 const struct cli_cmd cli_cmd_mutex = {
-	"mutex", run_mutex,
-	"mutex NAME create [--mode MODE] | lock [--timeout S] [--hold S] [--recover]",
-	"Works on a robust mutex:\n"
-	"  create  makes a new, unlocked mutex (EEXIST if the name is taken)\n"
-	"  lock    locks it (waiting up to --timeout S), holds it for --hold S seconds, and\n"
-	"          unlocks it. If its owner died holding it, exits 1 with EOWNERDEAD and leaves\n"
-	"          it so for the next locker, unless --recover marks it consistent first.\n"
-	"ipcx stat NAME shows who holds it, whether that process lives, and whether the mutex\n"
-	"is consistent.",
+        "mutex",
+        run_mutex,
+        "mutex NAME create [--mode MODE] | lock [--timeout S] [--hold S] [--recover]",
+        "Works on a robust mutex:\n"
+        "  create  makes a new, unlocked mutex (EEXIST if the name is taken)\n"
+        "  lock    locks it (waiting up to --timeout S), holds it for --hold S seconds, and\n"
+        "          unlocks it. If its owner died holding it, exits 1 with EOWNERDEAD and leaves\n"
+        "          it so for the next locker, unless --recover marks it consistent first.\n"
+        "ipcx stat NAME shows who holds it, whether that process lives, and whether the mutex\n"
+        "is consistent.",
 };
 
 static int mutex_stat(const char *name, bool json)

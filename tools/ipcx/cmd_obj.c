@@ -49,10 +49,11 @@ static void json_info(FILE *f, const struct ipcx_info *in, bool open)
 	cli_json_string(f, in->name);
 	fprintf(f, ",\"kind\":\"%s\",\"status\":", kind_or_status(in));
 	cli_json_string(f, in->status ? ipcx_errname(in->status) : "ok");
-	fprintf(f, ",\"size\":%" PRIu64 ",\"mode\":\"%04o\",\"uid\":%u,\"gid\":%u"
-		   ",\"creator_pid\":%d,\"created\":\"%s\",\"attached\":%u,\"dead\":%u",
-		in->size, (unsigned)in->mode, (unsigned)in->uid, (unsigned)in->gid,
-		(int)in->creator_pid, when, in->attached, in->dead);
+	fprintf(f,
+	        ",\"size\":%" PRIu64 ",\"mode\":\"%04o\",\"uid\":%u,\"gid\":%u"
+	        ",\"creator_pid\":%d,\"created\":\"%s\",\"attached\":%u,\"dead\":%u",
+	        in->size, (unsigned)in->mode, (unsigned)in->uid, (unsigned)in->gid,
+	        (int)in->creator_pid, when, in->attached, in->dead);
 	if (!open)
 		fputc('}', f);
 }
@@ -106,10 +107,12 @@ static int run_ls(int argc, char **argv)
 }
 
 const struct cli_cmd cli_cmd_ls = {
-	"ls", run_ls, "ls [--json]",
-	"Lists every object in the namespace directory: name, kind, size, mode, owner, creator\n"
-	"pid, and handles attached by live and by dead processes. A file that is not a usable\n"
-	"object is listed as corrupt with the reason; a leftover of an interrupted create as tmp.",
+        "ls",
+        run_ls,
+        "ls [--json]",
+        "Lists every object in the namespace directory: name, kind, size, mode, owner, creator\n"
+        "pid, and handles attached by live and by dead processes. A file that is not a usable\n"
+        "object is listed as corrupt with the reason; a leftover of an interrupted create as tmp.",
 };
 
 /* The kind's own state, from its entry in cli_kind_stats. */
@@ -179,9 +182,11 @@ static int run_stat(int argc, char **argv)
 }
 
 const struct cli_cmd cli_cmd_stat = {
-	"stat", run_stat, "stat NAME [--json]",
-	"Shows everything about one object: kind, size, mode, owner, creator, and each attached\n"
-	"process with whether it is alive. Exits 1 when the object is corrupt or unreadable.",
+        "stat",
+        run_stat,
+        "stat NAME [--json]",
+        "Shows everything about one object: kind, size, mode, owner, creator, and each attached\n"
+        "process with whether it is alive. Exits 1 when the object is corrupt or unreadable.",
 };
 
 static int run_rm(int argc, char **argv)
@@ -204,9 +209,11 @@ static int run_rm(int argc, char **argv)
 }
 
 const struct cli_cmd cli_cmd_rm = {
-	"rm", run_rm, "rm NAME...",
-	"Removes objects by name. Processes that have one open keep using it until they close\n"
-	"it; its waiters are woken with EIDRM. Exits 1 if any name could not be removed.",
+        "rm",
+        run_rm,
+        "rm NAME...",
+        "Removes objects by name. Processes that have one open keep using it until they close\n"
+        "it; its waiters are woken with EIDRM. Exits 1 if any name could not be removed.",
 };
 
 static void gc_print(const char *name, const char *why, void *arg)
@@ -233,8 +240,10 @@ static int run_gc(int argc, char **argv)
 }
 
 const struct cli_cmd cli_cmd_gc = {
-	"gc", run_gc, "gc [--dry-run]",
-	"Removes every object whose attached processes are all dead, and temporary files left\n"
-	"by interrupted creates, printing each. Objects nobody has open are kept: a name with\n"
-	"no users is how an object normally waits for them. --dry-run only prints.",
+        "gc",
+        run_gc,
+        "gc [--dry-run]",
+        "Removes every object whose attached processes are all dead, and temporary files left\n"
+        "by interrupted creates, printing each. Objects nobody has open are kept: a name with\n"
+        "no users is how an object normally waits for them. --dry-run only prints.",
 };

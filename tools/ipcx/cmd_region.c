@@ -30,11 +30,10 @@ static int dump(ipcx_region *r, const char *name, const struct opts *o)
 
 	if (o->offset > size)
 		return cli_fail(-EINVAL, "--offset %" PRIu64 " is beyond %s's %" PRIu64 " bytes",
-				o->offset, name, size);
+		                o->offset, name, size);
 	len = o->have_length ? o->length : size - o->offset;
 	if (len > size - o->offset)
-		return cli_fail(-EINVAL, "--length %" PRIu64 " runs past the end of %s", len,
-				name);
+		return cli_fail(-EINVAL, "--length %" PRIu64 " runs past the end of %s", len, name);
 	buf = malloc(len ? len : 1);
 	if (!buf)
 		return cli_fail(-ENOMEM, "dump %s", name);
@@ -66,7 +65,7 @@ static int write_stdin(ipcx_region *r, const char *name, const struct opts *o)
 
 	if (o->offset > size)
 		return cli_fail(-EINVAL, "--offset %" PRIu64 " is beyond %s's %" PRIu64 " bytes",
-				o->offset, name, size);
+		                o->offset, name, size);
 	room = size - o->offset;
 	/* One byte more than fits, to tell a too long input from one that fits exactly. */
 	buf = malloc(room + 1);
@@ -85,15 +84,18 @@ static int write_stdin(ipcx_region *r, const char *name, const struct opts *o)
 		len += (uint64_t)n;
 		if (len > room) {
 			free(buf);
-			return cli_fail(-EFBIG, "the input is longer than the %" PRIu64
-					" bytes from offset %" PRIu64 " to the end of %s",
-					room, o->offset, name);
+			return cli_fail(-EFBIG,
+			                "the input is longer than the %" PRIu64
+			                " bytes from offset %" PRIu64 " to the end of %s",
+			                room, o->offset, name);
 		}
 	}
 	ret = ipcx_region_write(r, o->offset, buf, len, o->timeout);
 	if (ret == -EOWNERDEAD) {
-		fprintf(stderr, "ipcx: a writer of %s died in the middle of a write; the region "
-				"was repaired to its last published version\n", name);
+		fprintf(stderr,
+		        "ipcx: a writer of %s died in the middle of a write; the region "
+		        "was repaired to its last published version\n",
+		        name);
 		ret = ipcx_region_write(r, o->offset, buf, len, o->timeout);
 	}
 	free(buf);
@@ -146,7 +148,7 @@ static int parse(int argc, char **argv, const char *op, struct opts *o)
 				return cli_usage(&cli_cmd_region, "bad --mode '%s'", v);
 			i++;
 		} else if ((!strcmp(op, "dump") || !strcmp(op, "write")) &&
-			   strcmp(a, "--offset") == 0 && v) {
+		           strcmp(a, "--offset") == 0 && v) {
 			if (!cli_parse_size(v, &o->offset))
 				return cli_usage(&cli_cmd_region, "bad --offset '%s'", v);
 			o->have_offset = true;
@@ -157,7 +159,7 @@ static int parse(int argc, char **argv, const char *op, struct opts *o)
 			o->have_length = true;
 			i++;
 		} else if ((!strcmp(op, "watch") || !strcmp(op, "write")) &&
-			   strcmp(a, "--timeout") == 0 && v) {
+		           strcmp(a, "--timeout") == 0 && v) {
 			o->timeout = cli_parse_seconds(v);
 			if (o->timeout < 0)
 				return cli_usage(&cli_cmd_region, "bad --timeout '%s'", v);
@@ -218,23 +220,24 @@ static int run_region(int argc, char **argv)
 }
 
 const struct cli_cmd cli_cmd_region = {
-	"region", run_region,
-	"region NAME create SIZE [--mode MODE] | dump [--offset N] [--length N] | "
-	"write [--offset N] [--timeout S] < DATA | watch [--timeout S] [-n COUNT]",
-	"Works on a region, shared memory with a writer lock and snapshot reads:\n"
-	"  create SIZE  makes a new region of SIZE bytes (K, M, G suffixes), all zero; it\n"
-	"               takes 2 x SIZE of memory (EEXIST if the name is taken)\n"
-	"  dump         writes the bytes of the latest published version to standard\n"
-	"               output: all of them, or --length N bytes from --offset N\n"
-	"  write        writes standard input at --offset N (default 0) as one published\n"
-	"               write (EFBIG if it does not fit); --timeout S limits the wait for\n"
-	"               the writer lock. If a writer died holding it, says so and writes\n"
-	"  watch        prints each new version as it is published, one per line (versions\n"
-	"               published in quick succession may be printed as the last of them);\n"
-	"               -n COUNT stops after COUNT versions (exit 1, ETIMEDOUT, if --timeout\n"
-	"               S ends it first); without -n, --timeout S ends the watch (exit 0)\n"
-	"ipcx stat NAME shows its size, version, whether a write is in progress, the lock\n"
-	"holder (alive or dead) and the last writer.",
+        "region",
+        run_region,
+        "region NAME create SIZE [--mode MODE] | dump [--offset N] [--length N] | "
+        "write [--offset N] [--timeout S] < DATA | watch [--timeout S] [-n COUNT]",
+        "Works on a region, shared memory with a writer lock and snapshot reads:\n"
+        "  create SIZE  makes a new region of SIZE bytes (K, M, G suffixes), all zero; it\n"
+        "               takes 2 x SIZE of memory (EEXIST if the name is taken)\n"
+        "  dump         writes the bytes of the latest published version to standard\n"
+        "               output: all of them, or --length N bytes from --offset N\n"
+        "  write        writes standard input at --offset N (default 0) as one published\n"
+        "               write (EFBIG if it does not fit); --timeout S limits the wait for\n"
+        "               the writer lock. If a writer died holding it, says so and writes\n"
+        "  watch        prints each new version as it is published, one per line (versions\n"
+        "               published in quick succession may be printed as the last of them);\n"
+        "               -n COUNT stops after COUNT versions (exit 1, ETIMEDOUT, if --timeout\n"
+        "               S ends it first); without -n, --timeout S ends the watch (exit 0)\n"
+        "ipcx stat NAME shows its size, version, whether a write is in progress, the lock\n"
+        "holder (alive or dead) and the last writer.",
 };
 
 static int region_stat(const char *name, bool json)

@@ -55,7 +55,6 @@ static bool parse_sembuf(const char *s, struct ipcx_sembuf *ret)
 	return true;
 }
 
-
 static int sem_create(const char *name, int argc, char **argv)
 {
 	unsigned mode = 0;
@@ -78,8 +77,8 @@ static int sem_create(const char *name, int argc, char **argv)
 	}
 	if (n < 0)
 		return cli_usage(&cli_cmd_sem, "create needs NSEMS (1..%d)", IPCX_SEM_MAX_SEMS);
-	r = ipcx_semset_open(name, IPCX_CREATE | IPCX_EXCL, (mode_t)mode, (uint32_t)n,
-			     (int)value, &s);
+	r = ipcx_semset_open(name, IPCX_CREATE | IPCX_EXCL, (mode_t)mode, (uint32_t)n, (int)value,
+	                     &s);
 	if (r < 0)
 		return cli_fail(r, "create %s", name);
 	ipcx_semset_close(s);
@@ -105,7 +104,7 @@ static int sem_op(ipcx_semset *s, const char *name, int argc, char **argv)
 		} else if (!parse_sembuf(argv[i], &ops[n++])) {
 			free(ops);
 			return cli_usage(&cli_cmd_sem, "bad operation '%s' (IDX:DELTA[:FLAGS])",
-					 argv[i]);
+			                 argv[i]);
 		}
 	}
 	if (n == 0) {
@@ -175,7 +174,7 @@ static int run_sem(int argc, char **argv)
 		if (argc != (strcmp(verb, "set") == 0 ? 2 : 1) ||
 		    !parse_int(argv[0], 0, UINT32_MAX, &idx))
 			return cli_usage(&cli_cmd_sem, "%s needs IDX%s", verb,
-					 strcmp(verb, "set") == 0 ? " VALUE" : "");
+			                 strcmp(verb, "set") == 0 ? " VALUE" : "");
 		if (strcmp(verb, "set") == 0 && !parse_int(argv[1], INT32_MIN, INT32_MAX, &val))
 			return cli_usage(&cli_cmd_sem, "bad value '%s'", argv[1]);
 	} else if (strcmp(verb, "getall") == 0 && argc) {
@@ -194,7 +193,7 @@ static int run_sem(int argc, char **argv)
 		r = verb[0] == 'g'   ? ipcx_semset_get(s, (uint32_t)idx)
 		    : verb[0] == 'n' ? ipcx_semset_ncnt(s, (uint32_t)idx)
 		    : verb[0] == 'z' ? ipcx_semset_zcnt(s, (uint32_t)idx)
-				     : ipcx_semset_pid(s, (uint32_t)idx);
+		                     : ipcx_semset_pid(s, (uint32_t)idx);
 		if (r >= 0) {
 			printf("%d\n", r);
 			r = 0;
@@ -207,26 +206,27 @@ static int run_sem(int argc, char **argv)
 }
 
 const struct cli_cmd cli_cmd_sem = {
-	"sem", run_sem,
-	"sem NAME create NSEMS [--value V] [--mode MODE] | op IDX:DELTA[:FLAGS]... [--timeout S]"
-	" | get IDX | getall | set IDX V | setall V... | ncnt IDX | zcnt IDX | pid IDX",
-	"Semaphore sets with System V semantics.\n"
-	"  create NSEMS      a new set of NSEMS semaphores (1..65536), each --value V (0)\n"
-	"  op IDX:DELTA[:FLAGS]...\n"
-	"                    one atomic operation: DELTA > 0 adds, < 0 waits for and takes,\n"
-	"                    0 waits for zero; FLAGS: n (nowait: fail with EAGAIN instead of\n"
-	"                    waiting), u (undo: reverted when this command exits, so it only\n"
-	"                    matters while the command waits). Waits forever unless --timeout\n"
-	"                    S. Example: ipcx sem s op 0:-1 1:+1\n"
-	"  get IDX, getall, set IDX V, setall V..., ncnt IDX, zcnt IDX, pid IDX\n"
-	"                    as semctl: values, waiters for an increase / for zero, last pid\n"
-	"On failure the errno name comes first on stderr (EAGAIN: ...) and the exit status is 1.",
+        "sem",
+        run_sem,
+        "sem NAME create NSEMS [--value V] [--mode MODE] | op IDX:DELTA[:FLAGS]... [--timeout S]"
+        " | get IDX | getall | set IDX V | setall V... | ncnt IDX | zcnt IDX | pid IDX",
+        "Semaphore sets with System V semantics.\n"
+        "  create NSEMS      a new set of NSEMS semaphores (1..65536), each --value V (0)\n"
+        "  op IDX:DELTA[:FLAGS]...\n"
+        "                    one atomic operation: DELTA > 0 adds, < 0 waits for and takes,\n"
+        "                    0 waits for zero; FLAGS: n (nowait: fail with EAGAIN instead of\n"
+        "                    waiting), u (undo: reverted when this command exits, so it only\n"
+        "                    matters while the command waits). Waits forever unless --timeout\n"
+        "                    S. Example: ipcx sem s op 0:-1 1:+1\n"
+        "  get IDX, getall, set IDX V, setall V..., ncnt IDX, zcnt IDX, pid IDX\n"
+        "                    as semctl: values, waiters for an increase / for zero, last pid\n"
+        "On failure the errno name comes first on stderr (EAGAIN: ...) and the exit status is 1.",
 };
 
 /* ---- `ipcx stat` for a semaphore set: runs of equal state, so huge sets stay short ---- */
 
 static void print_run(uint32_t first, uint32_t count, const struct ipcx_sem_info *in, bool json,
-		      uint32_t *runs)
+                      uint32_t *runs)
 {
 	char range[32];
 

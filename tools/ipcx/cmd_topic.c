@@ -44,11 +44,12 @@ static int run_topic(int argc, char **argv)
 }
 
 const struct cli_cmd cli_cmd_topic = {
-	"topic", run_topic,
-	"topic NAME create [--capacity BYTES] [--max-msg BYTES] [--reliable] [--mode MODE]",
-	"Creates a topic: every subscriber gets every message. Lossy by default (publishers\n"
-	"never wait; a subscriber that falls a buffer behind is told how many it missed);\n"
-	"--reliable makes publishers wait for the slowest live subscriber. Sizes as for chan.",
+        "topic",
+        run_topic,
+        "topic NAME create [--capacity BYTES] [--max-msg BYTES] [--reliable] [--mode MODE]",
+        "Creates a topic: every subscriber gets every message. Lossy by default (publishers\n"
+        "never wait; a subscriber that falls a buffer behind is told how many it missed);\n"
+        "--reliable makes publishers wait for the slowest live subscriber. Sizes as for chan.",
 };
 
 static int open_topic(const char *name, void **ret)
@@ -79,10 +80,12 @@ static int run_pub(int argc, char **argv)
 }
 
 const struct cli_cmd cli_cmd_pub = {
-	"pub", run_pub, "pub NAME [--size N] [--timeout S] [MSG...]",
-	"Publishes each MSG; with none, each line of standard input, or with --size N each\n"
-	"block of N bytes. In a reliable topic waits for the slowest subscriber, at most S\n"
-	"seconds per message with --timeout.",
+        "pub",
+        run_pub,
+        "pub NAME [--size N] [--timeout S] [MSG...]",
+        "Publishes each MSG; with none, each line of standard input, or with --size N each\n"
+        "block of N bytes. In a reliable topic waits for the slowest subscriber, at most S\n"
+        "seconds per message with --timeout.",
 };
 
 static int run_sub(int argc, char **argv)
@@ -151,12 +154,14 @@ static int run_sub(int argc, char **argv)
 }
 
 const struct cli_cmd cli_cmd_sub = {
-	"sub", run_sub, "sub NAME [-n COUNT] [--timeout S] [--from-oldest] [--raw]",
-	"Subscribes and writes each message to standard output followed by a newline (with\n"
-	"--raw, the bytes alone), starting at the newest message published so far, or at the\n"
-	"oldest one kept with --from-oldest. Stops after COUNT messages with -n, or when no\n"
-	"message comes for S seconds (--timeout). Messages missed because the topic is lossy\n"
-	"and this subscriber fell behind are counted on standard error.",
+        "sub",
+        run_sub,
+        "sub NAME [-n COUNT] [--timeout S] [--from-oldest] [--raw]",
+        "Subscribes and writes each message to standard output followed by a newline (with\n"
+        "--raw, the bytes alone), starting at the newest message published so far, or at the\n"
+        "oldest one kept with --from-oldest. Stops after COUNT messages with -n, or when no\n"
+        "message comes for S seconds (--timeout). Messages missed because the topic is lossy\n"
+        "and this subscriber fell behind are counted on standard error.",
 };
 
 static int print_topic(const char *name, bool json)

@@ -8,10 +8,9 @@
 #include "cli.h"
 
 static const struct cli_cmd *const commands[] = {
-	&cli_cmd_ls, &cli_cmd_stat, &cli_cmd_rm, &cli_cmd_gc, &cli_cmd_bench,
-	&cli_cmd_event, &cli_cmd_mutex, &cli_cmd_sem,
-	&cli_cmd_chan, &cli_cmd_send, &cli_cmd_recv, &cli_cmd_topic, &cli_cmd_pub, &cli_cmd_sub,
-	&cli_cmd_region,
+        &cli_cmd_ls,    &cli_cmd_stat,  &cli_cmd_rm,  &cli_cmd_gc,   &cli_cmd_bench,
+        &cli_cmd_event, &cli_cmd_mutex, &cli_cmd_sem, &cli_cmd_chan, &cli_cmd_send,
+        &cli_cmd_recv,  &cli_cmd_topic, &cli_cmd_pub, &cli_cmd_sub,  &cli_cmd_region,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -20,9 +19,10 @@ static void usage(FILE *f)
 	fprintf(f, "usage: ipcx COMMAND [ARGS...]    (ipcx COMMAND --help for more)\n\n");
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		fprintf(f, "  ipcx %s\n", commands[i]->usage);
-	fprintf(f, "\nObjects live in $IPCX_DIR, else /dev/shm/ipcx (now: %s).\n"
-		   "Exit status: 0 success, 1 a failed operation, 2 bad usage.\n",
-		ipcx_dir());
+	fprintf(f,
+	        "\nObjects live in $IPCX_DIR, else /dev/shm/ipcx (now: %s).\n"
+	        "Exit status: 0 success, 1 a failed operation, 2 bad usage.\n",
+	        ipcx_dir());
 }
 
 int main(int argc, char **argv)

@@ -5,11 +5,11 @@
 #include "cli.h"
 
 const struct cli_kind_stat *const cli_kind_stats[] = {
-	&cli_stat_event,
-	&cli_stat_mutex,
-	&cli_stat_semset,
-	&cli_stat_chan,
-	&cli_stat_topic,
-	&cli_stat_region,
-	NULL,
+        &cli_stat_event,
+        &cli_stat_mutex,
+        &cli_stat_semset,
+        &cli_stat_chan,
+        &cli_stat_topic,
+        &cli_stat_region,
+        NULL,
 };
