@@ -184,11 +184,15 @@ void ipcx_chan_close(ipcx_chan *c)
 
 	if (!c)
 		return;
-	ipcx__chan_drop_held(c);
-	me = c->obj.who;
-	/* Release: what we did to records is visible before the slot looks free. */
-	atomic_compare_exchange_strong_explicit(&c->b->slots[c->me].who, &me, 0,
-						memory_order_release, memory_order_relaxed);
+	/* A forked child's copy gives back nothing: the slot, reservation and peeked message
+	 * are its parent's. */
+	if (ipcx__obj_owned(&c->obj)) {
+		ipcx__chan_drop_held(c);
+		me = c->obj.who;
+		/* Release: what we did to records is visible before the slot looks free. */
+		atomic_compare_exchange_strong_explicit(&c->b->slots[c->me].who, &me, 0,
+							memory_order_release, memory_order_relaxed);
+	}
 	ipcx__obj_close(&c->obj);
 	free(c);
 }

@@ -80,9 +80,18 @@ static int attach(struct ipcx__obj *o)
 	return -EUSERS;
 }
 
+bool ipcx__obj_owned(const struct ipcx__obj *o)
+{
+	return o->who == ipcx__proc_self();
+}
+
 static void detach(struct ipcx__obj *o)
 {
 	uint64_t me = o->who;
+
+	/* A forked child's copy of the handle: the slot is its parent's, still in use. */
+	if (!ipcx__obj_owned(o))
+		return;
 
 	/* If someone overwrote our slot (a hostile peer), it is no longer ours to clear. */
 	atomic_compare_exchange_strong_explicit(&o->hdr->slots[o->slot].who, &me, 0,

@@ -179,6 +179,13 @@ void ipcx_topic_close(ipcx_topic *t)
 
 	if (!t)
 		return;
+	/* A forked child's copy gives back nothing: the slot, loan, peek and subscription are
+	 * its parent's. */
+	if (!ipcx__obj_owned(&t->obj)) {
+		ipcx__obj_close(&t->obj);
+		free(t);
+		return;
+	}
 	ipcx__topic_drop_held(t);
 	if (t->subscribed) {
 		/* Release: publishers that see us gone see our last cursor before it. */

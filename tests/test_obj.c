@@ -623,3 +623,25 @@ IPCX_TEST(obj, gc_removes_objects_of_the_dead_only)
 	cr_assert_eq(ipcx_gc(false, NULL, NULL), 0);
 	ipcx__obj_close(&live);
 }
+
+/* ---- fork ---- */
+
+static int close_inherited(void *arg)
+{
+	ipcx__obj_close(arg);
+	return 0;
+}
+
+IPCX_TEST(obj, forked_child_closing_a_copy_keeps_the_parents_slot)
+{
+	struct ipcx__obj o;
+	struct ipcx_info in;
+
+	cr_assert_eq(open_test(&o, "f", IPCX_CREATE), 1);
+	cr_assert_eq(test_wait(test_fork(close_inherited, &o)), 0);
+	cr_assert_eq(ipcx_stat("f", &in), 0);
+	cr_expect_eq(in.attached, 1, "the parent is still attached");
+	ipcx__obj_close(&o);
+	cr_assert_eq(ipcx_stat("f", &in), 0);
+	cr_expect_eq(in.attached, 0);
+}

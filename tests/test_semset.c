@@ -603,3 +603,39 @@ IPCX_TEST(semset, wait_slots_run_out)
 	}
 	ipcx_semset_close(s);
 }
+
+/* A forked child that closes its copy of a handle must not give back its parent's slot: the
+ * next opener would take the slot and revert the live parent's UNDO adjustments. */
+static ipcx_semset *inherited;
+
+static int close_inherited_set(void *arg)
+{
+	(void)arg;
+	ipcx_semset_close(inherited);
+	return 0;
+}
+
+static int open_and_read(void *arg)
+{
+	ipcx_semset *s;
+	int v;
+
+	(void)arg;
+	if (ipcx_semset_open("forkclose", 0, 0, 0, 0, &s) < 0)
+		return 100;
+	v = ipcx_semset_get(s, 0);
+	ipcx_semset_close(s);
+	return v;
+}
+
+IPCX_TEST(semset, forked_child_closing_a_copy_keeps_the_parents_undo)
+{
+	struct ipcx_sembuf take = {0, -1, IPCX_SEM_UNDO | IPCX_SEM_NOWAIT};
+
+	cr_assert_eq(ipcx_semset_open("forkclose", IPCX_CREATE, 0, 1, 1, &inherited), 1);
+	cr_assert_eq(ipcx_semset_op(inherited, &take, 1, 0), 0);
+	cr_assert_eq(test_wait(test_fork(close_inherited_set, NULL)), 0);
+	cr_expect_eq(test_wait(test_fork(open_and_read, NULL)), 0,
+		     "the parent still holds the semaphore");
+	ipcx_semset_close(inherited);
+}

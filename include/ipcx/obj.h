@@ -69,8 +69,10 @@ IPCX_API int ipcx_name_check(const char *name);
  * blocked on the object are woken and get -EIDRM, and so does every later blocking call on a
  * handle to the removed object.
  * Returns 0, or -EINVAL, -ENOENT, -EACCES (no write permission on the directory, or it is
- * sticky and the object belongs to someone else), -EPERM, -ELOOP. A corrupt object is still
- * removed. Process-safe and thread-safe.
+ * sticky and the object belongs to someone else), -EPERM, -ELOOP, -EISDIR (a directory has
+ * the name), -EAGAIN (another process replaced the object under this name while the call
+ * ran; nothing was removed: call again). A corrupt object is still removed. Process-safe and
+ * thread-safe.
  */
 IPCX_API int ipcx_unlink(const char *name);
 

@@ -55,6 +55,13 @@ int ipcx__obj_open(struct ipcx__obj *obj, const struct ipcx__kind *kind, const c
 /* Detaches and unmaps. Safe on a zeroed struct. */
 void ipcx__obj_close(struct ipcx__obj *obj);
 
+/*
+ * True when this process is the one that opened the handle. A forked child inherits copies
+ * of its parent's handles, with the parent's attachment slot and whatever the parent held
+ * (a reservation, a loan, a subscription): closing such a copy must give back none of it.
+ */
+bool ipcx__obj_owned(const struct ipcx__obj *obj);
+
 /* True once the object was removed from the namespace. */
 bool ipcx__obj_removed(const struct ipcx__obj *obj);
 

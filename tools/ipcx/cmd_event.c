@@ -65,7 +65,9 @@ static int run_event(int argc, char **argv)
 				return cli_usage(&cli_cmd_event, "bad --mode '%s'", argv[i]);
 		} else if (strcmp(op, "notify") == 0 && !arg) {
 			uint64_t n;
-			if (!cli_parse_size(argv[i], &n) || n > 0x7fffffff)
+			/* Digits only: a K/M/G suffix would be dropped by the conversion below. */
+			if (strspn(argv[i], "0123456789") != strlen(argv[i]) ||
+			    !cli_parse_size(argv[i], &n) || n > 0x7fffffff)
 				return cli_usage(&cli_cmd_event, "bad count '%s'", argv[i]);
 			arg = argv[i];
 		} else {
