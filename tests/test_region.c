@@ -593,6 +593,19 @@ static void wait_for_sleepers(ipcx_region *r, uint32_t n)
 	cr_assert_fail("waiters never slept");
 }
 
+static void wait_for_attached(const char *name, unsigned n)
+{
+	struct ipcx_info in;
+
+	for (int i = 0; i < 5000; i++) {
+		cr_assert_eq(ipcx_stat(name, &in), 0);
+		if (in.attached >= n)
+			return;
+		pause_ms(1);
+	}
+	cr_assert_fail("the waiters never opened %s", name);
+}
+
 IPCX_TEST(region, wait_change_wakes_times_out_and_sees_removal)
 {
 	ipcx_region *r = open_rg("w", 64);
@@ -621,6 +634,9 @@ IPCX_TEST(region, wait_change_wakes_times_out_and_sees_removal)
 	for (unsigned m = 0; m < 3; m++)
 		c[m] = test_fork(change_waiter, (void *)(uintptr_t)m);
 	wait_for_sleepers(r, 2);
+	/* The spinning waiter never shows as a sleeper: wait until it has the region open, or
+	 * the removal would come before its open (ENOENT) instead of during its wait. */
+	wait_for_attached("w", 4);
 	cr_assert_eq(ipcx_unlink("w"), 0);
 	for (unsigned m = 0; m < 3; m++)
 		cr_assert_eq(test_wait(c[m]), 11, "mode %u", m);
