@@ -214,11 +214,22 @@ static bool data_ready(void *arg)
 	return ctl_is(ctl, pos) && ctl_state(ctl) != REC_RESERVED;
 }
 
-/* True when records exist that this receiver cannot take: a dead peer may be in the way. */
+/*
+ * True when records exist that this receiver cannot take, after claim found none: a dead
+ * peer may be in the way. Records taken but not released lie in [head, consume); a record
+ * being written (or a dead sender's) has a RESERVED header at consume, written before
+ * reserve moves past it. Only lines a receiver reads anyway: reading reserve here would
+ * pull the senders' lock line into our cache, and cost the next sender a transfer of it.
+ */
 static bool stuck(struct ipcx_chan *c)
 {
-	return atomic_load_explicit(&c->b->head, memory_order_relaxed) !=
-	       atomic_load_explicit(&c->b->reserve, memory_order_relaxed);
+	uint64_t pos = atomic_load_explicit(&c->b->consume, memory_order_relaxed), ctl;
+
+	if (atomic_load_explicit(&c->b->head, memory_order_relaxed) != pos || (pos & 15))
+		return true;
+	/* Relaxed: a hint for how long to wait; the claim reads the header with acquire. */
+	ctl = atomic_load_explicit(&rec_at(c, pos)->ctl, memory_order_relaxed);
+	return ctl_is(ctl, pos);
 }
 
 static int take(struct ipcx_chan *c, size_t bufcap, int64_t timeout_ns, uint64_t *ret_pos,
