@@ -149,6 +149,10 @@ static bool data_ready(void *arg)
 		return true;
 	/* Acquire pairs with the publisher's release commit. */
 	ctl = atomic_load_explicit(&topic_rec_at(t, t->cur)->ctl, memory_order_acquire);
+	/* As in a channel: fetch the line after the header's while we watch the header, so a
+	 * small record's payload is here when its commit is seen. A hint only, in the ring. */
+	__builtin_prefetch(t->data +
+			   (((t->cur & ~(uint64_t)(CHAN_LINE - 1)) + CHAN_LINE) & t->mask));
 	return ctl_is(ctl, t->cur) && ctl_state(ctl) != REC_RESERVED;
 }
 
