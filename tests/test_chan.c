@@ -208,9 +208,15 @@ IPCX_TEST(chan, unlink_wakes_with_eidrm)
 	ipcx_chan *c = mk("gone", 4096, 100);
 	pid_t pid[3];
 
+	struct ipcx_info in;
+
 	for (int i = 0; i < 3; i++)
 		pid[i] = test_fork(child_blocked_recv, NULL);
-	usleep(100000);
+	/* Remove it only once all three have it open: before that their open would fail. */
+	for (int i = 0; i < 10000 && (ipcx_stat("gone", &in) < 0 || in.attached < 4); i++)
+		usleep(1000);
+	cr_assert_eq(in.attached, 4, "the receivers never opened the channel");
+	usleep(20000); /* most likely asleep in recv by now; if not, recv sees the removal */
 	cr_assert_eq(ipcx_unlink("gone"), 0);
 	for (int i = 0; i < 3; i++)
 		cr_expect_eq(test_wait(pid[i]), 0);

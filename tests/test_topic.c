@@ -372,8 +372,13 @@ IPCX_TEST(topic, unlink_wakes_with_eidrm)
 {
 	ipcx_topic *p = mk("g", 0, 0, 0);
 	pid_t pid = test_fork(blocked_sub, NULL);
+	struct ipcx_topic_stats st;
 
-	usleep(100000);
+	/* Remove it only once the subscriber is in: before that its open would fail instead. */
+	for (int i = 0; i < 10000 && ipcx_topic_stats(p, &st, NULL, 0) < 1; i++)
+		usleep(1000);
+	cr_assert_geq(ipcx_topic_stats(p, &st, NULL, 0), 1, "the subscriber never subscribed");
+	usleep(20000); /* most likely asleep in recv by now; if not, recv sees the removal */
 	cr_assert_eq(ipcx_unlink("g"), 0);
 	cr_expect_eq(test_wait(pid), 0);
 	ipcx_topic_close(p);
