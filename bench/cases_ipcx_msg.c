@@ -20,9 +20,9 @@
 #define BIG_CAP (16u << 20) /* room for a few of them */
 
 struct msg_local {
-	ipcx_chan *chan[2];   /* [0] carries requests, [1] replies */
+	ipcx_chan *chan[2]; /* [0] carries requests, [1] replies */
 	ipcx_topic *topic[2];
-	uint64_t credit;      /* fan-out: messages a receive already accounted for */
+	uint64_t credit; /* fan-out: messages a receive already accounted for */
 };
 
 /* ---- channels ---- */
@@ -120,7 +120,7 @@ static int chan_copy_rtt_step(struct bench_env *e, int side)
 		return -ENOMEM;
 	/* Side 0 sends on chan[0] and waits on chan[1]; side 1 the other way round. */
 	return side == 0 ? chan_copy_hop(l->chan[0], l->chan[1], buf, e->size, true)
-			 : chan_copy_hop(l->chan[1], l->chan[0], buf, e->size, false);
+	                 : chan_copy_hop(l->chan[1], l->chan[0], buf, e->size, false);
 }
 
 /* Zero-copy: a message of e->size bytes of which only the first line is written and read. */
@@ -206,29 +206,53 @@ static int chan_full_tput_step(struct bench_env *e, int side)
 }
 
 const struct bench_ops bench_ipcx_chan_rtt_spin = {
-	.setup = chan_small_setup, .open = chan_open_spin, .step = chan_copy_rtt_step,
-	.close = chan_close, .teardown = teardown2, .local_size = sizeof(struct msg_local),
+        .setup = chan_small_setup,
+        .open = chan_open_spin,
+        .step = chan_copy_rtt_step,
+        .close = chan_close,
+        .teardown = teardown2,
+        .local_size = sizeof(struct msg_local),
 };
 const struct bench_ops bench_ipcx_chan_rtt_adaptive = {
-	.setup = chan_small_setup, .open = chan_open_adaptive, .step = chan_copy_rtt_step,
-	.close = chan_close, .teardown = teardown2, .local_size = sizeof(struct msg_local),
+        .setup = chan_small_setup,
+        .open = chan_open_adaptive,
+        .step = chan_copy_rtt_step,
+        .close = chan_close,
+        .teardown = teardown2,
+        .local_size = sizeof(struct msg_local),
 };
 const struct bench_ops bench_ipcx_chan_rtt_sleep = {
-	.setup = chan_small_setup, .open = chan_open_sleep, .step = chan_copy_rtt_step,
-	.close = chan_close, .teardown = teardown2, .local_size = sizeof(struct msg_local),
+        .setup = chan_small_setup,
+        .open = chan_open_sleep,
+        .step = chan_copy_rtt_step,
+        .close = chan_close,
+        .teardown = teardown2,
+        .local_size = sizeof(struct msg_local),
 };
 const struct bench_ops bench_ipcx_chan_rtt_zc = {
-	.setup = chan_big_setup, .open = chan_open_adaptive, .step = chan_zc_rtt_step,
-	.close = chan_close, .teardown = teardown2, .local_size = sizeof(struct msg_local),
-	.sweep = true,
+        .setup = chan_big_setup,
+        .open = chan_open_adaptive,
+        .step = chan_zc_rtt_step,
+        .close = chan_close,
+        .teardown = teardown2,
+        .local_size = sizeof(struct msg_local),
+        .sweep = true,
 };
 const struct bench_ops bench_ipcx_chan_tput_copy = {
-	.setup = chan_small_setup, .open = chan_open_adaptive, .step = chan_copy_tput_step,
-	.close = chan_close, .teardown = teardown2, .local_size = sizeof(struct msg_local),
+        .setup = chan_small_setup,
+        .open = chan_open_adaptive,
+        .step = chan_copy_tput_step,
+        .close = chan_close,
+        .teardown = teardown2,
+        .local_size = sizeof(struct msg_local),
 };
 const struct bench_ops bench_ipcx_chan_tput_full = {
-	.setup = chan_big_setup, .open = chan_open_adaptive, .step = chan_full_tput_step,
-	.close = chan_close, .teardown = teardown2, .local_size = sizeof(struct msg_local),
+        .setup = chan_big_setup,
+        .open = chan_open_adaptive,
+        .step = chan_full_tput_step,
+        .close = chan_close,
+        .teardown = teardown2,
+        .local_size = sizeof(struct msg_local),
 };
 
 /* ---- topics ---- */
@@ -351,15 +375,24 @@ static int topic_fanout_step(struct bench_env *e, int side)
 }
 
 const struct bench_ops bench_ipcx_topic_rtt = {
-	.setup = topic_rtt_setup, .open = topic_rtt_open, .step = topic_rtt_step,
-	.close = topic_close, .teardown = teardown2, .local_size = sizeof(struct msg_local),
+        .setup = topic_rtt_setup,
+        .open = topic_rtt_open,
+        .step = topic_rtt_step,
+        .close = topic_close,
+        .teardown = teardown2,
+        .local_size = sizeof(struct msg_local),
 };
 
 #define FANOUT(n)                                                                                  \
 	const struct bench_ops bench_ipcx_topic_fanout_##n = {                                     \
-		.setup = topic_fanout_setup, .open = topic_fanout_open,                            \
-		.step = topic_fanout_step, .close = topic_close, .teardown = teardown2,            \
-		.local_size = sizeof(struct msg_local), .receivers = n, .time_sender = true,       \
+	        .setup = topic_fanout_setup,                                                       \
+	        .open = topic_fanout_open,                                                         \
+	        .step = topic_fanout_step,                                                         \
+	        .close = topic_close,                                                              \
+	        .teardown = teardown2,                                                             \
+	        .local_size = sizeof(struct msg_local),                                            \
+	        .receivers = n,                                                                    \
+	        .time_sender = true,                                                               \
 	}
 FANOUT(1);
 FANOUT(4);

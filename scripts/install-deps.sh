@@ -8,7 +8,7 @@ set -euo pipefail
 
 want=${1:-all}
 build=(cmake make gcc g++ pkg-config)
-test=(libcriterion-dev)
+test=(libcriterion-dev clang-format)
 bench=(libzmq3-dev libnng-dev libiceoryx-binding-c-dev iceoryx gnuplot-nox)
 fuzz=(clang libclang-rt-14-dev)
 

@@ -22,7 +22,7 @@ static bool pow2(uint64_t v)
 
 /* Checks the constants of a body of body_size bytes; each field is read once. */
 static int check_consts(const struct chan_body *b, uint64_t body_size, uint64_t *ret_cap,
-			uint64_t *ret_max)
+                        uint64_t *ret_max)
 {
 	uint64_t magic, cap, max, off;
 
@@ -78,8 +78,7 @@ static void chan_on_remove(void *body, uint64_t body_size)
 	ipcx__futex_wake(&b->space_word, INT32_MAX);
 }
 
-const struct ipcx__kind ipcx__chan_kind = {IPCX_KIND_CHAN, "chan", chan_validate,
-					   chan_on_remove};
+const struct ipcx__kind ipcx__chan_kind = {IPCX_KIND_CHAN, "chan", chan_validate, chan_on_remove};
 
 static int chan_init(void *body, uint64_t body_size, const void *arg)
 {
@@ -125,8 +124,8 @@ static int params_of(const struct ipcx_chan_attr *attr, struct chan_params *p)
 	return 0;
 }
 
-int ipcx_chan_open(const char *name, unsigned flags, mode_t mode,
-		   const struct ipcx_chan_attr *attr, ipcx_chan **ret_chan)
+int ipcx_chan_open(const char *name, unsigned flags, mode_t mode, const struct ipcx_chan_attr *attr,
+                   ipcx_chan **ret_chan)
 {
 	struct chan_params p;
 	struct ipcx_chan *c;
@@ -142,7 +141,7 @@ int ipcx_chan_open(const char *name, unsigned flags, mode_t mode,
 	if (!c)
 		return -ENOMEM;
 	created = ipcx__obj_open(&c->obj, &ipcx__chan_kind, name, flags, mode,
-				 CHAN_DATA_OFFSET + p.capacity, chan_init, &p);
+	                         CHAN_DATA_OFFSET + p.capacity, chan_init, &p);
 	if (created < 0) {
 		free(c);
 		return created;
@@ -191,7 +190,7 @@ void ipcx_chan_close(ipcx_chan *c)
 		me = c->obj.who;
 		/* Release: what we did to records is visible before the slot looks free. */
 		atomic_compare_exchange_strong_explicit(&c->b->slots[c->me].who, &me, 0,
-							memory_order_release, memory_order_relaxed);
+		                                        memory_order_release, memory_order_relaxed);
 	}
 	ipcx__obj_close(&c->obj);
 	free(c);
@@ -224,7 +223,7 @@ void ipcx__chan_note_role(struct ipcx_chan *c, uint32_t role)
 }
 
 int64_t ipcx__chan_read_rec(const struct ipcx_chan *c, uint64_t pos, uint64_t *ret_ctl,
-			    uint32_t *ret_len)
+                            uint32_t *ret_len)
 {
 	struct chan_rec *r;
 	uint64_t ctl, off = pos & c->mask, size;

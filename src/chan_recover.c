@@ -53,7 +53,7 @@ static bool recover_lock(struct ipcx_chan *c, uint8_t *known, unsigned dead_slot
 		return false;
 	/* Acquire pairs with the release in ipcx__chan_unlock, as in ipcx__chan_lock. */
 	if (!atomic_compare_exchange_strong_explicit(&c->b->lock, &v, c->me + 1,
-						     memory_order_acquire, memory_order_relaxed))
+	                                             memory_order_acquire, memory_order_relaxed))
 		return false;
 	ipcx__chan_repair_reserve(c);
 	ipcx__chan_unlock(c);
@@ -89,7 +89,7 @@ bool ipcx__chan_recover(struct ipcx_chan *c, unsigned dead_slot)
 			if (!holder_dead(c, known, pos, dead_slot))
 				continue;
 		} else if ((st != REC_RESERVED && st != REC_CLAIMED) ||
-			   !dead(c, known, ctl_slot(ctl), dead_slot)) {
+		           !dead(c, known, ctl_slot(ctl), dead_slot)) {
 			continue;
 		}
 		/* Freed meanwhile (released at head by its live holder)? Then it is not ours to
@@ -99,10 +99,9 @@ bool ipcx__chan_recover(struct ipcx_chan *c, unsigned dead_slot)
 		to = st == REC_RESERVED ? REC_SKIP : REC_ORPHAN;
 		/* Release: an ORPHAN is published before the orphans count that announces it
 		 * (paired with the acquire load of orphans in claim). */
-		if (!atomic_compare_exchange_strong_explicit(&rec_at(c, pos)->ctl, &ctl,
-							     rec_ctl(pos, ctl_slot(ctl), to),
-							     memory_order_release,
-							     memory_order_relaxed))
+		if (!atomic_compare_exchange_strong_explicit(
+		            &rec_at(c, pos)->ctl, &ctl, rec_ctl(pos, ctl_slot(ctl), to),
+		            memory_order_release, memory_order_relaxed))
 			continue;
 		changed = true;
 		if (to == REC_ORPHAN)

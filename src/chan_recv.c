@@ -22,7 +22,7 @@ void ipcx__chan_help_consume(struct ipcx_chan *c, uint64_t pos, uint64_t size)
 	/* Relaxed: consume is only a hint of where to look; every record's state is read
 	 * through its own control word with acquire. A failure means someone moved it. */
 	atomic_compare_exchange_strong_explicit(&c->b->consume, &expect, pos + size,
-						memory_order_relaxed, memory_order_relaxed);
+	                                        memory_order_relaxed, memory_order_relaxed);
 }
 
 void ipcx__chan_reclaim(struct ipcx_chan *c, bool freed)
@@ -56,13 +56,13 @@ void ipcx__chan_reclaim(struct ipcx_chan *c, bool freed)
 		 * to the end (its DONE store, which our acquire load of ctl saw, was a release)
 		 * before its space can be written again. */
 		if (atomic_compare_exchange_strong_explicit(&b->head, &head, head + (uint64_t)n,
-							    memory_order_release,
-							    memory_order_relaxed)) {
+		                                            memory_order_release,
+		                                            memory_order_relaxed)) {
 			uint32_t l = atomic_load_explicit(&b->loose, memory_order_relaxed);
 			/* Saturating: the count is a hint, and a hostile peer may write it. */
 			while (l && !atomic_compare_exchange_weak_explicit(&b->loose, &l, l - 1,
-									   memory_order_relaxed,
-									   memory_order_relaxed))
+			                                                   memory_order_relaxed,
+			                                                   memory_order_relaxed))
 				;
 			freed = true;
 		}
@@ -72,8 +72,8 @@ void ipcx__chan_reclaim(struct ipcx_chan *c, bool freed)
 }
 
 /* Takes an ORPHAN record (its receiver died) between head and consume, if any. */
-static int claim_orphan(struct ipcx_chan *c, uint32_t orphans, size_t bufcap,
-			uint64_t *ret_pos, uint32_t *ret_len)
+static int claim_orphan(struct ipcx_chan *c, uint32_t orphans, size_t bufcap, uint64_t *ret_pos,
+                        uint32_t *ret_len)
 {
 	struct chan_body *b = c->b;
 	uint64_t pos, consume, ctl, limit = c->cap / CHAN_REC_HDR + 1;
@@ -92,16 +92,15 @@ static int claim_orphan(struct ipcx_chan *c, uint32_t orphans, size_t bufcap,
 			return -EMSGSIZE;
 		/* Acquire: the payload, written before the commit, is ours to read. The owner
 		 * goes in the control word, as records taken back are rare. */
-		if (!atomic_compare_exchange_strong_explicit(&rec_at(c, pos)->ctl, &ctl,
-							     rec_ctl(pos, c->me, REC_CLAIMED),
-							     memory_order_acquire,
-							     memory_order_relaxed))
+		if (!atomic_compare_exchange_strong_explicit(
+		            &rec_at(c, pos)->ctl, &ctl, rec_ctl(pos, c->me, REC_CLAIMED),
+		            memory_order_acquire, memory_order_relaxed))
 			continue;
 		/* Saturating decrement: the count is only a hint that a walk is worth it. */
 		o = atomic_load_explicit(&b->orphans, memory_order_relaxed);
 		while (o && !atomic_compare_exchange_weak_explicit(&b->orphans, &o, o - 1,
-								   memory_order_relaxed,
-								   memory_order_relaxed))
+		                                                   memory_order_relaxed,
+		                                                   memory_order_relaxed))
 			;
 		atomic_fetch_add_explicit(&b->redelivered, 1, memory_order_relaxed);
 		*ret_pos = pos;
@@ -111,7 +110,7 @@ static int claim_orphan(struct ipcx_chan *c, uint32_t orphans, size_t bufcap,
 	/* None found: clear the hint unless someone made a new orphan meanwhile (it would
 	 * have changed the count after making the record ORPHAN, which our walk then saw). */
 	atomic_compare_exchange_strong_explicit(&b->orphans, &orphans, 0, memory_order_relaxed,
-						memory_order_relaxed);
+	                                        memory_order_relaxed);
 	return 0;
 }
 
@@ -177,7 +176,8 @@ static int claim(struct ipcx_chan *c, size_t bufcap, uint64_t *ret_pos, uint32_t
 		}
 		/* Start fetching the payload now: the locked CAS below would otherwise hold
 		 * back the loads of its cache lines until it completes. */
-		for (uint64_t o = CHAN_REC_HDR; o < (uint64_t)n && o < 4 * CHAN_LINE; o += CHAN_LINE)
+		for (uint64_t o = CHAN_REC_HDR; o < (uint64_t)n && o < 4 * CHAN_LINE;
+		     o += CHAN_LINE)
 			__builtin_prefetch((const uint8_t *)rec_at(c, pos) + o);
 		/* Relaxed: ordered before the claim by the CAS's release. */
 		atomic_store_explicit(mine, pos + 1, memory_order_relaxed);
@@ -185,8 +185,8 @@ static int claim(struct ipcx_chan *c, size_t bufcap, uint64_t *ret_pos, uint32_t
 		 * record below consume sees our announcement. The payload's visibility comes
 		 * from the acquire load of ctl in read_rec (pairing with the commit). */
 		if (atomic_compare_exchange_strong_explicit(&b->consume, &pos, pos + (uint64_t)n,
-							    memory_order_acq_rel,
-							    memory_order_relaxed)) {
+		                                            memory_order_acq_rel,
+		                                            memory_order_relaxed)) {
 			*ret_pos = pos;
 			*ret_len = len;
 			return 1;
@@ -237,7 +237,7 @@ static bool stuck(struct ipcx_chan *c)
 }
 
 static int take(struct ipcx_chan *c, size_t bufcap, int64_t timeout_ns, uint64_t *ret_pos,
-		uint32_t *ret_len)
+                uint32_t *ret_len)
 {
 	ipcx__deadline d = ipcx__deadline_in(timeout_ns);
 	int r;
@@ -252,7 +252,7 @@ static int take(struct ipcx_chan *c, size_t bufcap, int64_t timeout_ns, uint64_t
 		if (timeout_ns == 0)
 			return -EAGAIN;
 		r = ipcx__wait_until(&c->spin, data_ready, c, &c->b->data_word,
-				     &c->b->data_sleepers, ipcx__chan_slice(c, d, stuck(c)));
+		                     &c->b->data_sleepers, ipcx__chan_slice(c, d, stuck(c)));
 		if (r == -ETIMEDOUT) {
 			if (ipcx__deadline_passed(d))
 				return -ETIMEDOUT;
@@ -299,8 +299,8 @@ int ipcx_chan_release(ipcx_chan *c)
 	 * Release pairs with the senders' acquire load of head: our reads of the payload are
 	 * done before its space is reused. */
 	if (atomic_compare_exchange_strong_explicit(&c->b->head, &head,
-						    c->peek_pos + rec_size((uint64_t)len),
-						    memory_order_release, memory_order_relaxed)) {
+	                                            c->peek_pos + rec_size((uint64_t)len),
+	                                            memory_order_release, memory_order_relaxed)) {
 		/* No walk over the records after ours unless some may be waiting (released
 		 * out of order, padding, skips): the walk would read the header the sender
 		 * writes next and cost it a cache-line transfer. */

@@ -28,16 +28,17 @@ int ipcx__chan_lock(struct ipcx_chan *c, ipcx__deadline d, bool try_once)
 		/* Acquire pairs with the release store in ipcx__chan_unlock: the last holder's
 		 * header and reserve stores are visible to us. */
 		if (atomic_compare_exchange_weak_explicit(&b->lock, &v, mine, memory_order_acquire,
-							  memory_order_relaxed))
+		                                          memory_order_relaxed))
 			return 0;
-		if (v != 0 && (v == mine || v > IPCX_MAX_ATTACH ||
-			       ((spins % LOCK_SUSPECT_SPINS) == 0 &&
-				ipcx__chan_slot_dead(c, v - 1)))) {
+		if (v != 0 &&
+		    (v == mine || v > IPCX_MAX_ATTACH ||
+		     ((spins % LOCK_SUSPECT_SPINS) == 0 && ipcx__chan_slot_dead(c, v - 1)))) {
 			/* A dead holder (or our own slot's dead predecessor, or garbage): take the
-			 * lock over, then finish what the holder left half done. Acquire as above. */
+			 * lock over, then finish what the holder left half done. Acquire as above.
+			 */
 			if (atomic_compare_exchange_strong_explicit(&b->lock, &v, mine,
-								    memory_order_acquire,
-								    memory_order_relaxed)) {
+			                                            memory_order_acquire,
+			                                            memory_order_relaxed)) {
 				ipcx__chan_repair_reserve(c);
 				return 0;
 			}
@@ -186,7 +187,7 @@ static int reserve_room(struct ipcx_chan *c, uint64_t len, int64_t timeout_ns, u
 		if (timeout_ns == 0)
 			return -EAGAIN;
 		r = ipcx__wait_until(&c->spin, space_ready, &w, &c->b->space_word,
-				     &c->b->space_sleepers, ipcx__chan_slice(c, d, true));
+		                     &c->b->space_sleepers, ipcx__chan_slice(c, d, true));
 		if (r == -ETIMEDOUT) {
 			if (ipcx__deadline_passed(d))
 				return -ETIMEDOUT;
@@ -228,7 +229,7 @@ static int finish(struct ipcx_chan *c, unsigned state)
 	if (state == REC_SKIP)
 		ipcx__chan_loose(c); /* before the record can be passed */
 	atomic_store_explicit(&rec_at(c, c->res_pos)->ctl, rec_ctl(c->res_pos, c->me, state),
-			      memory_order_release);
+	                      memory_order_release);
 	ipcx__wake_bump(&c->b->data_word, &c->b->data_sleepers, 1);
 	return 0;
 }

@@ -21,7 +21,7 @@ static bool pow2(uint64_t v)
 }
 
 static int check_consts(const struct topic_body *body, uint64_t body_size, uint64_t *ret_cap,
-			uint64_t *ret_max, uint32_t *ret_flags)
+                        uint64_t *ret_max, uint32_t *ret_flags)
 {
 	const volatile struct topic_body *b = body;
 	uint64_t cap, max, off;
@@ -33,7 +33,8 @@ static int check_consts(const struct topic_body *body, uint64_t body_size, uint6
 	max = b->max_msg;
 	off = b->data_offset;
 	flags = b->flags;
-	if (b->magic != TOPIC_MAGIC || b->version != TOPIC_VERSION || (flags & ~IPCX_TOPIC_RELIABLE))
+	if (b->magic != TOPIC_MAGIC || b->version != TOPIC_VERSION ||
+	    (flags & ~IPCX_TOPIC_RELIABLE))
 		return -EBADMSG;
 	if (!pow2(cap) || cap < CHAN_MIN_CAPACITY || cap > CHAN_MAX_CAPACITY)
 		return -EBADMSG;
@@ -78,7 +79,7 @@ static void topic_on_remove(void *body, uint64_t body_size)
 }
 
 const struct ipcx__kind ipcx__topic_kind = {IPCX_KIND_TOPIC, "topic", topic_validate,
-					    topic_on_remove};
+                                            topic_on_remove};
 
 static int topic_init(void *body, uint64_t body_size, const void *arg)
 {
@@ -126,7 +127,7 @@ static int params_of(const struct ipcx_topic_attr *attr, struct topic_params *p)
 }
 
 int ipcx_topic_open(const char *name, unsigned flags, mode_t mode,
-		    const struct ipcx_topic_attr *attr, ipcx_topic **ret_topic)
+                    const struct ipcx_topic_attr *attr, ipcx_topic **ret_topic)
 {
 	struct topic_params p;
 	struct ipcx_topic *t;
@@ -143,7 +144,7 @@ int ipcx_topic_open(const char *name, unsigned flags, mode_t mode,
 	if (!t)
 		return -ENOMEM;
 	created = ipcx__obj_open(&t->obj, &ipcx__topic_kind, name, flags, mode,
-				 TOPIC_DATA_OFFSET + p.capacity, topic_init, &p);
+	                         TOPIC_DATA_OFFSET + p.capacity, topic_init, &p);
 	if (created < 0) {
 		free(t);
 		return created;
@@ -191,13 +192,13 @@ void ipcx_topic_close(ipcx_topic *t)
 		/* Release: publishers that see us gone see our last cursor before it. */
 		atomic_store_explicit(&t->b->slots[t->me].active, 0, memory_order_release);
 		atomic_fetch_and_explicit(&t->b->active_mask[t->me / 64], ~(1ull << (t->me % 64)),
-					  memory_order_relaxed);
+		                          memory_order_relaxed);
 		if (t->reliable)
 			ipcx__wake_bump(&t->b->space_word, &t->b->space_sleepers, INT32_MAX);
 	}
 	me = t->obj.who;
 	atomic_compare_exchange_strong_explicit(&t->b->slots[t->me].who, &me, 0,
-						memory_order_release, memory_order_relaxed);
+	                                        memory_order_release, memory_order_relaxed);
 	ipcx__obj_close(&t->obj);
 	free(t);
 }
@@ -226,7 +227,7 @@ bool ipcx_topic_reliable(const ipcx_topic *t)
 }
 
 int64_t ipcx__topic_read_rec(const struct ipcx_topic *t, uint64_t pos, uint64_t *ret_ctl,
-			     uint64_t *ret_seq, uint32_t *ret_len)
+                             uint64_t *ret_seq, uint32_t *ret_len)
 {
 	struct topic_rec *r;
 	uint64_t ctl, size, off = pos & t->mask;
@@ -272,7 +273,7 @@ bool ipcx__topic_slot_dead(const struct ipcx_topic *t, unsigned slot)
 }
 
 int ipcx_topic_stats(ipcx_topic *t, struct ipcx_topic_stats *ret, struct ipcx_topic_sub *subs,
-		     size_t max)
+                     size_t max)
 {
 	struct ipcx_topic_stats s;
 	uint64_t tail, reserve, next, pos, ctl, seq, limit;
@@ -310,8 +311,8 @@ int ipcx_topic_stats(ipcx_topic *t, struct ipcx_topic_stats *ret, struct ipcx_to
 		s.subscribers += alive;
 		if (subs && (size_t)count < max) {
 			uint64_t sseq = atomic_load_explicit(&sl->seq, memory_order_relaxed);
-			subs[count].pid = ipcx__id_pid(atomic_load_explicit(&sl->who,
-									   memory_order_relaxed));
+			subs[count].pid =
+			        ipcx__id_pid(atomic_load_explicit(&sl->who, memory_order_relaxed));
 			subs[count].alive = alive;
 			subs[count].lag = next > sseq ? next - sseq : 0;
 		}

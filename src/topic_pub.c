@@ -48,15 +48,15 @@ int ipcx__topic_lock(struct ipcx_topic *t, ipcx__deadline d, bool try_once)
 		v = 0;
 		/* Acquire pairs with the release store in ipcx__topic_unlock. */
 		if (atomic_compare_exchange_weak_explicit(&b->lock, &v, mine, memory_order_acquire,
-							  memory_order_relaxed))
+		                                          memory_order_relaxed))
 			return 0;
-		if (v != 0 && (v == mine || v > IPCX_MAX_ATTACH ||
-			       ((spins % LOCK_SUSPECT_SPINS) == 0 &&
-				ipcx__topic_slot_dead(t, v - 1)))) {
+		if (v != 0 &&
+		    (v == mine || v > IPCX_MAX_ATTACH ||
+		     ((spins % LOCK_SUSPECT_SPINS) == 0 && ipcx__topic_slot_dead(t, v - 1)))) {
 			/* Acquire as above: take over a dead holder's lock and finish its step. */
 			if (atomic_compare_exchange_strong_explicit(&b->lock, &v, mine,
-								    memory_order_acquire,
-								    memory_order_relaxed)) {
+			                                            memory_order_acquire,
+			                                            memory_order_relaxed)) {
 				repair(t);
 				return 0;
 			}
@@ -94,8 +94,8 @@ bool ipcx__topic_settle(struct ipcx_topic *t, uint64_t pos, uint64_t ctl)
 	/* Release: pairs with readers' acquire load of ctl. A CAS from the exact word seen,
 	 * so a record that moved on is left alone. */
 	if (!atomic_compare_exchange_strong_explicit(&topic_rec_at(t, pos)->ctl, &ctl,
-						     rec_ctl(pos, ctl_slot(ctl), REC_SKIP),
-						     memory_order_release, memory_order_relaxed))
+	                                             rec_ctl(pos, ctl_slot(ctl), REC_SKIP),
+	                                             memory_order_release, memory_order_relaxed))
 		return false;
 	ipcx__wake_bump(&t->b->data_word, &t->b->data_sleepers, INT32_MAX);
 	return true;
@@ -127,14 +127,14 @@ static uint64_t slowest(struct ipcx_topic *t, bool refresh, bool check_dead)
 				continue;
 			if (check_dead && ipcx__topic_slot_dead(t, i)) {
 				uint32_t one = 1;
-				if (atomic_compare_exchange_strong_explicit(
-					    &sl->active, &one, 0, memory_order_relaxed,
-					    memory_order_relaxed)) {
+				if (atomic_compare_exchange_strong_explicit(&sl->active, &one, 0,
+				                                            memory_order_relaxed,
+				                                            memory_order_relaxed)) {
 					atomic_fetch_and_explicit(&b->active_mask[w],
-								  ~(1ull << (i % 64)),
-								  memory_order_relaxed);
+					                          ~(1ull << (i % 64)),
+					                          memory_order_relaxed);
 					atomic_fetch_add_explicit(&b->dropped_subs, 1,
-								  memory_order_relaxed);
+					                          memory_order_relaxed);
 				}
 				continue;
 			}
@@ -152,7 +152,7 @@ static uint64_t slowest(struct ipcx_topic *t, bool refresh, bool check_dead)
 }
 
 static void put_header(struct ipcx_topic *t, uint64_t pos, uint64_t seq, uint32_t len,
-		       unsigned state)
+                       unsigned state)
 {
 	struct topic_rec *r = topic_rec_at(t, pos);
 
@@ -173,7 +173,7 @@ enum { TAKEN = 1, WAIT_LOAN = 0, WAIT_SUBS = 2 };
  * it must reach, or -EBADMSG.
  */
 static int try_take(struct ipcx_topic *t, uint64_t len, bool check_dead, uint64_t *ret_pos,
-		    uint64_t *ret_wait)
+                    uint64_t *ret_wait)
 {
 	struct topic_body *b = t->b;
 	uint64_t need = topic_rec_size(len), r, tail, tail0, off, pad, end, ctl, seq, next;
@@ -293,7 +293,7 @@ static int take_room(struct ipcx_topic *t, uint64_t len, int64_t timeout_ns, uin
 		/* Subscribers bump space_word as they move on; look again at each wake-up,
 		 * and every CHAN_CHECK_NS for dead subscribers and publishers. */
 		r = ipcx__wait_until(&t->spin, room_ready, &w, word, sleepers,
-				     ipcx__chan_slice(NULL, d, true));
+		                     ipcx__chan_slice(NULL, d, true));
 		check_dead = r == -ETIMEDOUT;
 		if (r == -ETIMEDOUT && ipcx__deadline_passed(d))
 			return -ETIMEDOUT;
@@ -327,7 +327,7 @@ static int finish(struct ipcx_topic *t, unsigned state)
 	t->loan_len = -1;
 	/* Release pairs with subscribers' acquire load of ctl: the message is complete. */
 	atomic_store_explicit(&topic_rec_at(t, t->loan_pos)->ctl,
-			      rec_ctl(t->loan_pos, t->me, state), memory_order_release);
+	                      rec_ctl(t->loan_pos, t->me, state), memory_order_release);
 	/* One wake for every sleeper: each subscriber wants every message. */
 	ipcx__wake_bump(&t->b->data_word, &t->b->data_sleepers, INT32_MAX);
 	return 0;

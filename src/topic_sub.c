@@ -54,7 +54,7 @@ int ipcx_topic_subscribe(ipcx_topic *t, unsigned flags)
 	/* Release pairs with the acquire loads of active by publishers: cursor first. */
 	atomic_store_explicit(&b->slots[t->me].active, 1, memory_order_release);
 	atomic_fetch_or_explicit(&b->active_mask[t->me / 64], 1ull << (t->me % 64),
-				 memory_order_release);
+	                         memory_order_release);
 	atomic_fetch_add_explicit(&b->sub_epoch, 1, memory_order_relaxed);
 	ipcx__topic_unlock(t);
 	t->subscribed = true;
@@ -68,7 +68,7 @@ int ipcx_topic_subscribe(ipcx_topic *t, unsigned flags)
  * header may be torn.
  */
 static int64_t read_checked(struct ipcx_topic *t, uint64_t pos, uint64_t *ret_ctl,
-			    uint64_t *ret_seq, uint32_t *ret_len)
+                            uint64_t *ret_seq, uint32_t *ret_len)
 {
 	int64_t n = ipcx__topic_read_rec(t, pos, ret_ctl, ret_seq, ret_len);
 
@@ -86,7 +86,7 @@ static int64_t read_checked(struct ipcx_topic *t, uint64_t pos, uint64_t *ret_ct
  * -EBADMSG.
  */
 static int next(struct ipcx_topic *t, size_t bufcap, uint64_t *ret_pos, uint64_t *ret_size,
-		uint64_t *ret_seq, uint32_t *ret_len, uint64_t *ret_ctl)
+                uint64_t *ret_seq, uint32_t *ret_len, uint64_t *ret_ctl)
 {
 	struct topic_body *b = t->b;
 	uint64_t tail, ctl, seq, limit = 2 * (t->cap / TOPIC_REC_HDR) + 64;
@@ -152,12 +152,12 @@ static bool data_ready(void *arg)
 	/* As in a channel: fetch the line after the header's while we watch the header, so a
 	 * small record's payload is here when its commit is seen. A hint only, in the ring. */
 	__builtin_prefetch(t->data +
-			   (((t->cur & ~(uint64_t)(CHAN_LINE - 1)) + CHAN_LINE) & t->mask));
+	                   (((t->cur & ~(uint64_t)(CHAN_LINE - 1)) + CHAN_LINE) & t->mask));
 	return ctl_is(ctl, t->cur) && ctl_state(ctl) != REC_RESERVED;
 }
 
 static int take(struct ipcx_topic *t, size_t bufcap, int64_t timeout_ns, uint64_t *ret_size,
-		uint32_t *ret_len)
+                uint32_t *ret_len)
 {
 	ipcx__deadline d = ipcx__deadline_in(timeout_ns);
 	uint64_t pos = 0, seq = 0, ctl = 0;
@@ -184,7 +184,7 @@ static int take(struct ipcx_topic *t, size_t bufcap, int64_t timeout_ns, uint64_
 			return -EAGAIN;
 		/* Held up by a loan: look now and then whether its publisher died. */
 		r = ipcx__wait_until(&t->spin, data_ready, t, &t->b->data_word,
-				     &t->b->data_sleepers, ipcx__chan_slice(NULL, d, ctl != 0));
+		                     &t->b->data_sleepers, ipcx__chan_slice(NULL, d, ctl != 0));
 		if (r == -ETIMEDOUT) {
 			if (ipcx__deadline_passed(d))
 				return -ETIMEDOUT;
@@ -194,7 +194,7 @@ static int take(struct ipcx_topic *t, size_t bufcap, int64_t timeout_ns, uint64_
 }
 
 int ipcx_topic_peek(ipcx_topic *t, int64_t timeout_ns, const void **ret_ptr, size_t *ret_len,
-		    uint64_t *ret_missed)
+                    uint64_t *ret_missed)
 {
 	uint64_t size;
 	uint32_t len;
@@ -240,7 +240,7 @@ int ipcx_topic_release(ipcx_topic *t)
 }
 
 ssize_t ipcx_topic_recv(ipcx_topic *t, void *buf, size_t cap, int64_t timeout_ns,
-			uint64_t *ret_missed)
+                        uint64_t *ret_missed)
 {
 	uint64_t size;
 	uint32_t len;

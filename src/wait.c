@@ -39,7 +39,7 @@ void ipcx__spin_adapt(struct ipcx__spin *sp, int64_t slept_ns)
 }
 
 int ipcx__wait(struct ipcx__spin *sp, _Atomic uint32_t *word, uint32_t expected,
-	       _Atomic uint32_t *sleepers, ipcx__deadline d)
+               _Atomic uint32_t *sleepers, ipcx__deadline d)
 {
 	int64_t start, until;
 	int r;
@@ -121,7 +121,7 @@ static int sleep_any(const struct ipcx__waitv *v, unsigned n, ipcx__deadline d)
 }
 
 int ipcx__wait_any(struct ipcx__spin *sp, const struct ipcx__waitv *v, unsigned n,
-		   _Atomic uint32_t *const *sleepers, ipcx__deadline d)
+                   _Atomic uint32_t *const *sleepers, ipcx__deadline d)
 {
 	int64_t start, until;
 	int r;
@@ -174,7 +174,7 @@ static bool spin_until(bool (*ready)(void *), void *arg, int64_t until_ns)
 }
 
 int ipcx__wait_until(struct ipcx__spin *sp, bool (*ready)(void *arg), void *arg,
-		     _Atomic uint32_t *word, _Atomic uint32_t *sleepers, ipcx__deadline d)
+                     _Atomic uint32_t *word, _Atomic uint32_t *sleepers, ipcx__deadline d)
 {
 	int64_t start, until;
 	uint32_t w;

@@ -636,6 +636,6 @@ IPCX_TEST(semset, forked_child_closing_a_copy_keeps_the_parents_undo)
 	cr_assert_eq(ipcx_semset_op(inherited, &take, 1, 0), 0);
 	cr_assert_eq(test_wait(test_fork(close_inherited_set, NULL)), 0);
 	cr_expect_eq(test_wait(test_fork(open_and_read, NULL)), 0,
-		     "the parent still holds the semaphore");
+	             "the parent still holds the semaphore");
 	ipcx_semset_close(inherited);
 }

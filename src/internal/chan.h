@@ -38,7 +38,7 @@
 enum {
 	REC_RESERVED = 1,  /* a sender is writing it; owner = the sender's slot */
 	REC_COMMITTED = 2, /* ready for a receiver at or after consume; below consume,
-			      held by the receiver whose slot claims its position */
+	                      held by the receiver whose slot claims its position */
 	REC_CLAIMED = 3,   /* a receiver took it back from ORPHAN; owner = its slot */
 	REC_DONE = 4,      /* received; space may be reclaimed */
 	REC_SKIP = 5,      /* padding, an aborted or a dead sender's reservation */
@@ -86,7 +86,7 @@ _Static_assert(sizeof(struct chan_rec) == CHAN_REC_HDR, "record header is 16 byt
 struct chan_slot {
 	_Atomic uint64_t who;   /* the process using this slot on this channel, 0 when none */
 	_Atomic uint64_t claim; /* position + 1 of the record this receiver is claiming or
-				   holds, 0 when none (see chan_recv.c) */
+	                           holds, 0 when none (see chan_recv.c) */
 	_Atomic uint32_t roles; /* CHAN_ROLE_* bits, for stats */
 	uint8_t pad[CHAN_LINE - 20];
 };
@@ -124,9 +124,9 @@ struct chan_body {
 	uint8_t pad5[CHAN_LINE - 16];
 
 	/* Rarely written. */
-	_Atomic uint32_t orphans;      /* ORPHAN records waiting for a receiver */
-	_Atomic uint32_t loose;        /* a hint: DONE or SKIP records made that a reclaim
-					  walk may have to free (see ipcx_chan_release) */
+	_Atomic uint32_t orphans; /* ORPHAN records waiting for a receiver */
+	_Atomic uint32_t loose;   /* a hint: DONE or SKIP records made that a reclaim
+	                             walk may have to free (see ipcx_chan_release) */
 	_Atomic uint64_t redelivered;
 	_Atomic uint64_t dropped;
 	uint8_t pad7[CHAN_LINE - 24];
@@ -148,16 +148,16 @@ struct ipcx_chan {
 	struct chan_body *b;
 	uint8_t *data;
 	uint64_t cap, mask, max_msg; /* validated copies: never re-read from shared memory */
-	unsigned me;                  /* our slot */
+	unsigned me;                 /* our slot */
 	struct ipcx__spin spin;
-	uint64_t head_cache;          /* a head we saw; the true head is never behind it */
-	uint32_t roles;               /* roles we have set in our slot */
+	uint64_t head_cache; /* a head we saw; the true head is never behind it */
+	uint32_t roles;      /* roles we have set in our slot */
 	/* The reservation and the peeked message this handle holds (len_* < 0: none). */
 	uint64_t res_pos;
 	int64_t res_len;
 	uint64_t peek_pos;
 	int64_t peek_len;
-	int64_t next_check_ns;        /* when a stuck wait may next look for dead peers */
+	int64_t next_check_ns; /* when a stuck wait may next look for dead peers */
 };
 
 extern const struct ipcx__kind ipcx__chan_kind;
@@ -180,7 +180,7 @@ static inline struct chan_rec *rec_at(const struct ipcx_chan *c, uint64_t pos)
  * The acquire load of ctl pairs with the release store that wrote it, so len is complete.
  */
 int64_t ipcx__chan_read_rec(const struct ipcx_chan *c, uint64_t pos, uint64_t *ret_ctl,
-			    uint32_t *ret_len);
+                            uint32_t *ret_len);
 
 /* Moves consume past pos when the record there (of size) is no longer available. */
 void ipcx__chan_help_consume(struct ipcx_chan *c, uint64_t pos, uint64_t size);

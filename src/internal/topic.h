@@ -59,8 +59,8 @@ struct topic_body {
 	_Atomic uint32_t lock;
 	uint32_t pad1;
 	_Atomic uint64_t reserve;
-	_Atomic uint64_t next_seq; /* the number the next message gets */
-	_Atomic uint64_t last;     /* position of the newest message record, or ~0 */
+	_Atomic uint64_t next_seq;  /* the number the next message gets */
+	_Atomic uint64_t last;      /* position of the newest message record, or ~0 */
 	_Atomic uint32_t sub_epoch; /* bumped (under the lock) by every new subscription */
 	uint32_t pad1b;
 	uint8_t pad2[CHAN_LINE - 40];
@@ -94,7 +94,7 @@ struct ipcx_topic {
 	bool reliable;
 	unsigned me;
 	struct ipcx__spin spin;
-	uint64_t min_cache;  /* reliable publishers: the slowest cursor, as of min_epoch */
+	uint64_t min_cache; /* reliable publishers: the slowest cursor, as of min_epoch */
 	uint32_t min_epoch;
 	bool min_valid;
 	/* The loan. */
@@ -126,7 +126,7 @@ static inline struct topic_rec *topic_rec_at(const struct ipcx_topic *t, uint64_
  * *ret_ctl, *ret_seq and *ret_len, 0 when the header is not pos's, or -EBADMSG.
  */
 int64_t ipcx__topic_read_rec(const struct ipcx_topic *t, uint64_t pos, uint64_t *ret_ctl,
-			     uint64_t *ret_seq, uint32_t *ret_len);
+                             uint64_t *ret_seq, uint32_t *ret_len);
 
 /* The publishers' lock, as in a channel; a dead holder's step is finished on take-over. */
 int ipcx__topic_lock(struct ipcx_topic *t, ipcx__deadline d, bool try_once);

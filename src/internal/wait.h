@@ -35,7 +35,7 @@ enum ipcx__wait_mode {
 
 /* Per-handle, process-local state of the policy. */
 struct ipcx__spin {
-	uint32_t mode;    /* enum ipcx__wait_mode */
+	uint32_t mode; /* enum ipcx__wait_mode */
 	uint32_t budget_ns;
 };
 
@@ -49,7 +49,7 @@ void ipcx__spin_init(struct ipcx__spin *sp, uint32_t mode);
  * already passed still checks the word once.
  */
 int ipcx__wait(struct ipcx__spin *sp, _Atomic uint32_t *word, uint32_t expected,
-	       _Atomic uint32_t *sleepers, ipcx__deadline d);
+               _Atomic uint32_t *sleepers, ipcx__deadline d);
 
 /*
  * Wakes up to n sleepers on word after the caller changed it. The change must be visible
@@ -67,7 +67,7 @@ void ipcx__wake(_Atomic uint32_t *word, _Atomic uint32_t *sleepers, int n);
  * 1 ms, so a change of another word is seen within a slice.
  */
 int ipcx__wait_any(struct ipcx__spin *sp, const struct ipcx__waitv *v, unsigned n,
-		   _Atomic uint32_t *const *sleepers, ipcx__deadline d);
+                   _Atomic uint32_t *const *sleepers, ipcx__deadline d);
 
 /*
  * Adapts an adaptive budget after a wait that slept for slept_ns (see the top of this
@@ -87,7 +87,7 @@ void ipcx__spin_adapt(struct ipcx__spin *sp, int64_t slept_ns);
  * and free of side effects.
  */
 int ipcx__wait_until(struct ipcx__spin *sp, bool (*ready)(void *arg), void *arg,
-		     _Atomic uint32_t *word, _Atomic uint32_t *sleepers, ipcx__deadline d);
+                     _Atomic uint32_t *word, _Atomic uint32_t *sleepers, ipcx__deadline d);
 
 /*
  * The waker's half of ipcx__wait_until: after making the condition true, issues a full

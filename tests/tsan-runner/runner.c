@@ -20,8 +20,8 @@ void cr__register(struct cr__test *t)
 	tests = t;
 }
 
-void cr__check(bool ok, bool fatal, const char *file, int line, const char *expr,
-	       const char *fmt, ...)
+void cr__check(bool ok, bool fatal, const char *file, int line, const char *expr, const char *fmt,
+               ...)
 {
 	va_list ap;
 
@@ -74,8 +74,8 @@ static int run_one(struct cr__test *t)
 	if (WIFSIGNALED(status)) {
 		if (t->opts.signal && WTERMSIG(status) == t->opts.signal)
 			return 0;
-		fprintf(stderr, "[CRASH] %s::%s: signal %d%s\n", t->suite, t->name, WTERMSIG(status),
-			WTERMSIG(status) == SIGALRM ? " (timed out)" : "");
+		fprintf(stderr, "[CRASH] %s::%s: signal %d%s\n", t->suite, t->name,
+		        WTERMSIG(status), WTERMSIG(status) == SIGALRM ? " (timed out)" : "");
 		return 2;
 	}
 	if (t->opts.signal || WEXITSTATUS(status) != t->opts.exit_code) {
@@ -101,12 +101,18 @@ int main(int argc, char **argv)
 			continue;
 		tested++;
 		switch (run_one(t)) {
-		case 0: passing++; break;
-		case 1: failing++; break;
-		default: crashing++; break;
+		case 0:
+			passing++;
+			break;
+		case 1:
+			failing++;
+			break;
+		default:
+			crashing++;
+			break;
 		}
 	}
 	fprintf(stderr, "[====] Synthesis: Tested: %u | Passing: %u | Failing: %u | Crashing: %u\n",
-		tested, passing, failing, crashing);
+	        tested, passing, failing, crashing);
 	return failing || crashing || tested == 0;
 }

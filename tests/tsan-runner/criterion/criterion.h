@@ -32,20 +32,21 @@ struct cr__test {
 };
 
 void cr__register(struct cr__test *t);
-void cr__check(bool ok, bool fatal, const char *file, int line, const char *expr,
-	       const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void cr__check(bool ok, bool fatal, const char *file, int line, const char *expr, const char *fmt,
+               ...) __attribute__((format(printf, 6, 7)));
 
-#define Test(suite, name, ...)                                                                    \
-	static void suite##_##name##_fn(void);                                                    \
-	static struct cr__test suite##_##name##_test = {#suite, #name, suite##_##name##_fn,       \
-							{__VA_ARGS__}, NULL};             \
-	__attribute__((constructor)) static void suite##_##name##_reg(void)                       \
-	{                                                                                         \
-		cr__register(&suite##_##name##_test);                                             \
-	}                                                                                         \
+#define Test(suite, name, ...)                                                                     \
+	static void suite##_##name##_fn(void);                                                     \
+	static struct cr__test suite##_##name##_test = {                                           \
+	        #suite, #name, suite##_##name##_fn, {__VA_ARGS__}, NULL};                          \
+	__attribute__((constructor)) static void suite##_##name##_reg(void)                        \
+	{                                                                                          \
+		cr__register(&suite##_##name##_test);                                              \
+	}                                                                                          \
 	static void suite##_##name##_fn(void)
 
-#define cr__cmp(fatal, cond, expr, ...) cr__check((cond), fatal, __FILE__, __LINE__, expr, "" __VA_ARGS__)
+#define cr__cmp(fatal, cond, expr, ...)                                                            \
+	cr__check((cond), fatal, __FILE__, __LINE__, expr, "" __VA_ARGS__)
 
 #define cr_assert(c, ...) cr__cmp(true, (c), #c, __VA_ARGS__)
 #define cr_expect(c, ...) cr__cmp(false, (c), #c, __VA_ARGS__)
@@ -71,9 +72,12 @@ void cr__check(bool ok, bool fatal, const char *file, int line, const char *expr
 #define cr_assert_str_eq(a, b, ...) cr__cmp(true, strcmp((a), (b)) == 0, #a " == " #b, __VA_ARGS__)
 #define cr_expect_str_eq(a, b, ...) cr__cmp(false, strcmp((a), (b)) == 0, #a " == " #b, __VA_ARGS__)
 #define cr_assert_str_neq(a, b, ...) cr__cmp(true, strcmp((a), (b)) != 0, #a " != " #b, __VA_ARGS__)
-#define cr_expect_str_neq(a, b, ...) cr__cmp(false, strcmp((a), (b)) != 0, #a " != " #b, __VA_ARGS__)
-#define cr_assert_arr_eq(a, b, n, ...) cr__cmp(true, memcmp((a), (b), (n)) == 0, #a " == " #b, __VA_ARGS__)
-#define cr_expect_arr_eq(a, b, n, ...) cr__cmp(false, memcmp((a), (b), (n)) == 0, #a " == " #b, __VA_ARGS__)
+#define cr_expect_str_neq(a, b, ...)                                                               \
+	cr__cmp(false, strcmp((a), (b)) != 0, #a " != " #b, __VA_ARGS__)
+#define cr_assert_arr_eq(a, b, n, ...)                                                             \
+	cr__cmp(true, memcmp((a), (b), (n)) == 0, #a " == " #b, __VA_ARGS__)
+#define cr_expect_arr_eq(a, b, n, ...)                                                             \
+	cr__cmp(false, memcmp((a), (b), (n)) == 0, #a " == " #b, __VA_ARGS__)
 #define cr_assert_fail(...) cr__cmp(true, false, "fail", __VA_ARGS__)
 #define cr_fail(...) cr_assert_fail(__VA_ARGS__)
 void cr__log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
