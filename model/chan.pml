@@ -250,12 +250,7 @@ retry:	skip;
 		:: atomic { lock != 0 && !ALIVE(lock - 1) -> v = lock };
 			atomic { if :: lock == v -> lock = me + 1; W; ok = 1 :: else -> ok = 0 fi };
 			if
-			:: ok ->
-#ifndef BREAK_NO_REPAIR
-				repair()
-#else
-				skip
-#endif
+			:: ok -> repair()
 			:: else -> goto retry
 			fi
 		fi;
@@ -370,9 +365,7 @@ loop:	skip;
 	   if
 	   :: st == 0 || st == RESERVED -> break   /* empty, or wait behind a reservation */
 	   :: st == COMMITTED ->
-#ifndef BREAK_NO_ANNOUNCE
 		announce[me - NS] = pos + 1; W;     /* announce before the claim */
-#endif
 		atomic {
 			if
 			:: consume == pos ->
