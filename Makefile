@@ -9,7 +9,7 @@ PREFIX ?= /usr/local
 
 SECONDS ?= 60
 
-.PHONY: all build run test asan tsan fuzz bench install clean format conformance stress-msg deps-build deps-test deps-bench deps-fuzz
+.PHONY: all build run test asan tsan fuzz bench install clean format conformance stress-msg deps-build deps-test deps-bench deps-fuzz model
 
 all: build
 
@@ -88,3 +88,8 @@ format:
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz
+
+# The spin model of the chan protocol (model/README.md); fails if spin reports any error.
+model:
+	@scripts/install-deps.sh model
+	scripts/model-check.sh

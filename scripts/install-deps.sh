@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages ipcx needs, and only those that are missing.
-#   scripts/install-deps.sh [build|test|bench|fuzz|all]
+#   scripts/install-deps.sh [build|test|bench|fuzz|model|all]
 # "build" is enough to compile the library and tool; "test" adds Criterion;
 # "bench" adds the peer libraries the benchmark compares against and gnuplot;
-# "fuzz" adds clang's libFuzzer runtime.
+# "fuzz" adds clang's libFuzzer runtime; "model" the spin model checker (make model).
 set -euo pipefail
 
 want=${1:-all}
@@ -11,14 +11,16 @@ build=(cmake make gcc g++ pkg-config)
 test=(libcriterion-dev clang-format)
 bench=(libzmq3-dev libnng-dev libiceoryx-binding-c-dev iceoryx gnuplot-nox)
 fuzz=(clang libclang-rt-14-dev)
+model=(spin gcc)
 
 case "$want" in
 build) pkgs=("${build[@]}") ;;
 test) pkgs=("${build[@]}" "${test[@]}") ;;
 bench) pkgs=("${build[@]}" "${bench[@]}") ;;
 fuzz) pkgs=("${build[@]}" "${test[@]}" "${fuzz[@]}") ;;
-all) pkgs=("${build[@]}" "${test[@]}" "${bench[@]}" "${fuzz[@]}") ;;
-*) echo "usage: $0 [build|test|bench|fuzz|all]" >&2; exit 2 ;;
+model) pkgs=("${model[@]}") ;;
+all) pkgs=("${build[@]}" "${test[@]}" "${bench[@]}" "${fuzz[@]}" "${model[@]}") ;;
+*) echo "usage: $0 [build|test|bench|fuzz|model|all]" >&2; exit 2 ;;
 esac
 
 missing=()
