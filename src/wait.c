@@ -10,22 +10,6 @@ void ipcx__spin_init(struct ipcx__spin *sp, uint32_t mode)
 	sp->budget_ns = IPCX__SPIN_START_NS;
 }
 
-/* Spins until the word changes or budget_ns pass. Returns true when it changed. */
-static bool spin(_Atomic uint32_t *word, uint32_t expected, int64_t until_ns)
-{
-	for (;;) {
-		/* Reading the clock costs ~20 ns through the vDSO: look every 64 pauses. */
-		for (int i = 0; i < 64; i++) {
-			/* Acquire pairs with the releasing change the waker made. */
-			if (atomic_load_explicit(word, memory_order_acquire) != expected)
-				return true;
-			ipcx__cpu_relax();
-		}
-		if (ipcx__now_ns() >= until_ns)
-			return false;
-	}
-}
-
 void ipcx__spin_adapt(struct ipcx__spin *sp, int64_t slept_ns)
 {
 	uint32_t b = sp->budget_ns;
@@ -38,47 +22,25 @@ void ipcx__spin_adapt(struct ipcx__spin *sp, int64_t slept_ns)
 	sp->budget_ns = b;
 }
 
-int ipcx__wait(struct ipcx__spin *sp, _Atomic uint32_t *word, uint32_t expected,
-               _Atomic uint32_t *sleepers, ipcx__deadline d)
+/* Spins on a predicate until it holds or until_ns passes. */
+static bool spin_until(bool (*ready)(void *), void *arg, int64_t until_ns)
 {
-	int64_t start, until;
-	int r;
-
-	if (atomic_load_explicit(word, memory_order_acquire) != expected)
-		return 0;
-	if (d.at_ns != INT64_MAX && ipcx__deadline_passed(d))
-		return -ETIMEDOUT;
-
-	if (sp->mode != IPCX__WAIT_SLEEP) {
-		start = ipcx__now_ns();
-		until = sp->mode == IPCX__WAIT_SPIN ? d.at_ns : start + sp->budget_ns;
-		if (until > d.at_ns)
-			until = d.at_ns;
-		if (spin(word, expected, until))
-			return 0;
-		if (sp->mode == IPCX__WAIT_SPIN || until == d.at_ns)
-			return -ETIMEDOUT;
+	for (;;) {
+		for (int i = 0; i < 64; i++) {
+			if (ready(arg))
+				return true;
+			ipcx__cpu_relax();
+		}
+		if (ipcx__now_ns() >= until_ns)
+			return false;
 	}
-
-	start = ipcx__now_ns();
-	/* seq_cst: the increment must be visible before the futex call reads the word, to
-	 * pair with the waker's fence between its change and its read of the count. */
-	atomic_fetch_add_explicit(sleepers, 1, memory_order_seq_cst);
-	r = ipcx__futex_wait(word, expected, d);
-	atomic_fetch_sub_explicit(sleepers, 1, memory_order_relaxed);
-	if (sp->mode == IPCX__WAIT_ADAPTIVE && r == 0)
-		ipcx__spin_adapt(sp, ipcx__now_ns() - start);
-	return r;
 }
 
-void ipcx__wake(_Atomic uint32_t *word, _Atomic uint32_t *sleepers, int n)
-{
-	/* Pairs with the seq_cst increment in ipcx__wait: either the sleeper sees the new word
-	 * in the kernel's check, or we see its increment here. */
-	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(sleepers, memory_order_relaxed) != 0)
-		ipcx__futex_wake(word, n);
-}
+/* The condition of the word waits: some word no longer holds its expected value. */
+struct words {
+	const struct ipcx__waitv *v;
+	unsigned n;
+};
 
 static bool any_changed(const struct ipcx__waitv *v, unsigned n)
 {
@@ -89,17 +51,72 @@ static bool any_changed(const struct ipcx__waitv *v, unsigned n)
 	return false;
 }
 
-static bool spin_any(const struct ipcx__waitv *v, unsigned n, int64_t until_ns)
+static bool words_changed(void *arg)
 {
-	for (;;) {
-		for (int i = 0; i < 64; i++) {
-			if (any_changed(v, n))
-				return true;
-			ipcx__cpu_relax();
-		}
-		if (ipcx__now_ns() >= until_ns)
-			return false;
-	}
+	const struct words *w = arg;
+
+	return any_changed(w->v, w->n);
+}
+
+/*
+ * The spin phase every wait shares. Returns 1 when ready(arg) holds; -ETIMEDOUT when the wait
+ * ends without sleeping (the deadline passed, SPIN mode ran to it, or it came within the
+ * budget); 0 when the caller goes to sleep. ADAPTIVE spins for the handle's budget, SPIN to
+ * the deadline, SLEEP not at all.
+ */
+static int spin_phase(const struct ipcx__spin *sp, bool (*ready)(void *), void *arg,
+                      ipcx__deadline d)
+{
+	int64_t until;
+
+	if (ready(arg))
+		return 1;
+	if (d.at_ns != INT64_MAX && ipcx__deadline_passed(d))
+		return -ETIMEDOUT;
+	if (sp->mode == IPCX__WAIT_SLEEP)
+		return 0;
+	until = sp->mode == IPCX__WAIT_SPIN ? d.at_ns : ipcx__now_ns() + sp->budget_ns;
+	if (until > d.at_ns)
+		until = d.at_ns;
+	if (spin_until(ready, arg, until))
+		return 1;
+	return sp->mode == IPCX__WAIT_SPIN || until == d.at_ns ? -ETIMEDOUT : 0;
+}
+
+/* After a sleep that began at start and ended with r: adapt an ADAPTIVE budget. */
+static void after_sleep(struct ipcx__spin *sp, int64_t start, int r)
+{
+	if (sp->mode == IPCX__WAIT_ADAPTIVE && r == 0)
+		ipcx__spin_adapt(sp, ipcx__now_ns() - start);
+}
+
+int ipcx__wait(struct ipcx__spin *sp, _Atomic uint32_t *word, uint32_t expected,
+               _Atomic uint32_t *sleepers, ipcx__deadline d)
+{
+	struct ipcx__waitv v = {word, expected};
+	struct words w = {&v, 1};
+	int64_t start;
+	int r = spin_phase(sp, words_changed, &w, d);
+
+	if (r != 0)
+		return r > 0 ? 0 : r;
+	start = ipcx__now_ns();
+	/* seq_cst: the increment must be visible before the futex call reads the word, to
+	 * pair with the waker's fence between its change and its read of the count. */
+	atomic_fetch_add_explicit(sleepers, 1, memory_order_seq_cst);
+	r = ipcx__futex_wait(word, expected, d);
+	atomic_fetch_sub_explicit(sleepers, 1, memory_order_relaxed);
+	after_sleep(sp, start, r);
+	return r;
+}
+
+void ipcx__wake(_Atomic uint32_t *word, _Atomic uint32_t *sleepers, int n)
+{
+	/* Pairs with the seq_cst increment in ipcx__wait: either the sleeper sees the new word
+	 * in the kernel's check, or we see its increment here. */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(sleepers, memory_order_relaxed) != 0)
+		ipcx__futex_wake(word, n);
 }
 
 /* The sleep of ipcx__wait_any: futex_waitv, or v[0] alone in slices where it is missing. */
@@ -123,27 +140,15 @@ static int sleep_any(const struct ipcx__waitv *v, unsigned n, ipcx__deadline d)
 int ipcx__wait_any(struct ipcx__spin *sp, const struct ipcx__waitv *v, unsigned n,
                    _Atomic uint32_t *const *sleepers, ipcx__deadline d)
 {
-	int64_t start, until;
+	struct words w = {v, n};
+	int64_t start;
 	int r;
 
 	if (n == 0 || n > 8)
 		return -EINVAL;
-	if (any_changed(v, n))
-		return 0;
-	if (d.at_ns != INT64_MAX && ipcx__deadline_passed(d))
-		return -ETIMEDOUT;
-
-	if (sp->mode != IPCX__WAIT_SLEEP) {
-		start = ipcx__now_ns();
-		until = sp->mode == IPCX__WAIT_SPIN ? d.at_ns : start + sp->budget_ns;
-		if (until > d.at_ns)
-			until = d.at_ns;
-		if (spin_any(v, n, until))
-			return 0;
-		if (sp->mode == IPCX__WAIT_SPIN || until == d.at_ns)
-			return -ETIMEDOUT;
-	}
-
+	r = spin_phase(sp, words_changed, &w, d);
+	if (r != 0)
+		return r > 0 ? 0 : r;
 	start = ipcx__now_ns();
 	/* seq_cst, as in ipcx__wait: each increment is visible before the kernel reads the
 	 * words, pairing with the fence in ipcx__wake. */
@@ -154,48 +159,19 @@ int ipcx__wait_any(struct ipcx__spin *sp, const struct ipcx__waitv *v, unsigned 
 	for (unsigned i = 0; i < n; i++)
 		if (sleepers[i])
 			atomic_fetch_sub_explicit(sleepers[i], 1, memory_order_relaxed);
-	if (sp->mode == IPCX__WAIT_ADAPTIVE && r == 0)
-		ipcx__spin_adapt(sp, ipcx__now_ns() - start);
+	after_sleep(sp, start, r);
 	return r;
-}
-
-/* Spins on a predicate until it holds or until_ns passes. */
-static bool spin_until(bool (*ready)(void *), void *arg, int64_t until_ns)
-{
-	for (;;) {
-		for (int i = 0; i < 64; i++) {
-			if (ready(arg))
-				return true;
-			ipcx__cpu_relax();
-		}
-		if (ipcx__now_ns() >= until_ns)
-			return false;
-	}
 }
 
 int ipcx__wait_until(struct ipcx__spin *sp, bool (*ready)(void *arg), void *arg,
                      _Atomic uint32_t *word, _Atomic uint32_t *sleepers, ipcx__deadline d)
 {
-	int64_t start, until;
+	int64_t start;
 	uint32_t w;
-	int r;
+	int r = spin_phase(sp, ready, arg, d);
 
-	if (ready(arg))
-		return 0;
-	if (d.at_ns != INT64_MAX && ipcx__deadline_passed(d))
-		return -ETIMEDOUT;
-
-	if (sp->mode != IPCX__WAIT_SLEEP) {
-		start = ipcx__now_ns();
-		until = sp->mode == IPCX__WAIT_SPIN ? d.at_ns : start + sp->budget_ns;
-		if (until > d.at_ns)
-			until = d.at_ns;
-		if (spin_until(ready, arg, until))
-			return 0;
-		if (sp->mode == IPCX__WAIT_SPIN || until == d.at_ns)
-			return -ETIMEDOUT;
-	}
-
+	if (r != 0)
+		return r > 0 ? 0 : r;
 	start = ipcx__now_ns();
 	/* Acquire pairs with the release increment in ipcx__wake_bump. */
 	w = atomic_load_explicit(word, memory_order_acquire);
@@ -209,8 +185,7 @@ int ipcx__wait_until(struct ipcx__spin *sp, bool (*ready)(void *arg), void *arg,
 	}
 	r = ipcx__futex_wait(word, w, d);
 	atomic_fetch_sub_explicit(sleepers, 1, memory_order_relaxed);
-	if (sp->mode == IPCX__WAIT_ADAPTIVE && r == 0)
-		ipcx__spin_adapt(sp, ipcx__now_ns() - start);
+	after_sleep(sp, start, r);
 	return r;
 }
 
