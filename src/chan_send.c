@@ -11,62 +11,30 @@
 #include <string.h>
 
 #include "internal/chan.h"
+#include "internal/slot_lock.h"
 #include "internal/sys.h"
 
-/* Spins before the lock holder is suspected of being dead (it holds it for a few stores). */
-#define LOCK_SUSPECT_SPINS 4096u
-/* Spins before a waiter for the lock naps between looks. */
-#define LOCK_SLEEP_SPINS (64u * 1024)
+static bool chan_slot_dead(void *ctx, unsigned slot)
+{
+	return ipcx__chan_slot_dead(ctx, slot);
+}
+
+static void chan_repair(void *ctx)
+{
+	ipcx__chan_repair_reserve(ctx);
+}
 
 int ipcx__chan_lock(struct ipcx_chan *c, ipcx__deadline d, bool try_once)
 {
-	struct chan_body *b = c->b;
-	uint32_t mine = c->me + 1, v;
+	const struct ipcx__slot_lock l = {&c->b->lock,    c->me,       &c->obj,
+	                                  chan_slot_dead, chan_repair, c};
 
-	for (uint32_t spins = 1;; spins++) {
-		v = 0;
-		/* Acquire pairs with the release store in ipcx__chan_unlock: the last holder's
-		 * header and reserve stores are visible to us. */
-		if (atomic_compare_exchange_weak_explicit(&b->lock, &v, mine, memory_order_acquire,
-		                                          memory_order_relaxed))
-			return 0;
-		if (v != 0 &&
-		    (v == mine || v > IPCX_MAX_ATTACH ||
-		     ((spins % LOCK_SUSPECT_SPINS) == 0 && ipcx__chan_slot_dead(c, v - 1)))) {
-			/* A dead holder (or our own slot's dead predecessor, or garbage): take the
-			 * lock over, then finish what the holder left half done. Acquire as above.
-			 */
-			if (atomic_compare_exchange_strong_explicit(&b->lock, &v, mine,
-			                                            memory_order_acquire,
-			                                            memory_order_relaxed)) {
-				ipcx__chan_repair_reserve(c);
-				return 0;
-			}
-		}
-		if ((spins & 127) == 0) {
-			if (ipcx__obj_removed(&c->obj))
-				return -EIDRM;
-			if (try_once && spins >= LOCK_SUSPECT_SPINS)
-				return -EAGAIN;
-			if (!try_once && ipcx__deadline_passed(d))
-				return -ETIMEDOUT;
-			if (spins >= LOCK_SLEEP_SPINS) {
-				/* Held for long (a peer stopped while holding it, or garbage that
-				 * names a live process): nap rather than burn the CPU. */
-				ipcx__deadline nap = ipcx__deadline_in(1000000);
-				ipcx__futex_wait(&b->lock, v, nap.at_ns < d.at_ns ? nap : d);
-			} else {
-				ipcx__yield(); /* the holder may be preempted, waiting for us */
-			}
-		}
-		ipcx__cpu_relax();
-	}
+	return ipcx__slot_lock(&l, d, try_once);
 }
 
 void ipcx__chan_unlock(struct ipcx_chan *c)
 {
-	/* Release pairs with the acquire in ipcx__chan_lock. */
-	atomic_store_explicit(&c->b->lock, 0, memory_order_release);
+	ipcx__slot_unlock(&c->b->lock);
 }
 
 void ipcx__chan_repair_reserve(struct ipcx_chan *c)

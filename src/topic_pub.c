@@ -12,12 +12,9 @@
 #include <errno.h>
 #include <string.h>
 
+#include "internal/slot_lock.h"
 #include "internal/sys.h"
 #include "internal/topic.h"
-
-#define LOCK_SUSPECT_SPINS 4096u
-/* Spins before a waiter for the lock naps between looks. */
-#define LOCK_SLEEP_SPINS (64u * 1024)
 
 /* Finishes the step of a dead lock holder: headers written, reserve not moved past them. */
 static void repair(struct ipcx_topic *t)
@@ -39,52 +36,27 @@ static void repair(struct ipcx_topic *t)
 	}
 }
 
+static bool topic_slot_dead(void *ctx, unsigned slot)
+{
+	return ipcx__topic_slot_dead(ctx, slot);
+}
+
+static void topic_repair(void *ctx)
+{
+	repair(ctx);
+}
+
 int ipcx__topic_lock(struct ipcx_topic *t, ipcx__deadline d, bool try_once)
 {
-	struct topic_body *b = t->b;
-	uint32_t mine = t->me + 1, v;
+	const struct ipcx__slot_lock l = {&t->b->lock,     t->me,        &t->obj,
+	                                  topic_slot_dead, topic_repair, t};
 
-	for (uint32_t spins = 1;; spins++) {
-		v = 0;
-		/* Acquire pairs with the release store in ipcx__topic_unlock. */
-		if (atomic_compare_exchange_weak_explicit(&b->lock, &v, mine, memory_order_acquire,
-		                                          memory_order_relaxed))
-			return 0;
-		if (v != 0 &&
-		    (v == mine || v > IPCX_MAX_ATTACH ||
-		     ((spins % LOCK_SUSPECT_SPINS) == 0 && ipcx__topic_slot_dead(t, v - 1)))) {
-			/* Acquire as above: take over a dead holder's lock and finish its step. */
-			if (atomic_compare_exchange_strong_explicit(&b->lock, &v, mine,
-			                                            memory_order_acquire,
-			                                            memory_order_relaxed)) {
-				repair(t);
-				return 0;
-			}
-		}
-		if ((spins & 127) == 0) {
-			if (ipcx__obj_removed(&t->obj))
-				return -EIDRM;
-			if (try_once && spins >= LOCK_SUSPECT_SPINS)
-				return -EAGAIN;
-			if (!try_once && ipcx__deadline_passed(d))
-				return -ETIMEDOUT;
-			if (spins >= LOCK_SLEEP_SPINS) {
-				/* Held for long (a peer stopped while holding it, or garbage that
-				 * names a live process): nap rather than burn the CPU. */
-				ipcx__deadline nap = ipcx__deadline_in(1000000);
-				ipcx__futex_wait(&b->lock, v, nap.at_ns < d.at_ns ? nap : d);
-			} else {
-				ipcx__yield(); /* the holder may be preempted, waiting for us */
-			}
-		}
-		ipcx__cpu_relax();
-	}
+	return ipcx__slot_lock(&l, d, try_once);
 }
 
 void ipcx__topic_unlock(struct ipcx_topic *t)
 {
-	/* Release pairs with the acquire in ipcx__topic_lock. */
-	atomic_store_explicit(&t->b->lock, 0, memory_order_release);
+	ipcx__slot_unlock(&t->b->lock);
 }
 
 bool ipcx__topic_settle(struct ipcx_topic *t, uint64_t pos, uint64_t ctl)
