@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -77,6 +78,24 @@ void *test_shared_alloc(size_t size)
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
 	cr_assert(p != MAP_FAILED, "mmap: %s", strerror(errno));
+	return p;
+}
+
+void *test_map_object(const char *name, size_t *ret_size)
+{
+	char path[512];
+	struct stat st;
+	void *p;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", test_dir(), name);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	cr_assert(fd >= 0, "open %s: %s", path, strerror(errno));
+	cr_assert_eq(fstat(fd, &st), 0);
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	cr_assert(p != MAP_FAILED);
+	*ret_size = (size_t)st.st_size;
 	return p;
 }
 

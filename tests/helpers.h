@@ -42,6 +42,12 @@ void test_barrier_wait(struct test_barrier *b);
 /* Shared memory for results from children (anonymous, MAP_SHARED, zeroed). */
 void *test_shared_alloc(size_t size);
 
+/*
+ * Maps the object file called name in the test's directory read-write, as a hostile peer
+ * with write access would, and returns the mapping (header included) with its size.
+ */
+void *test_map_object(const char *name, size_t *ret_size);
+
 /* The result of running the ipcx tool. */
 struct tool_result {
 	int status; /* exit status, or 128 + signal */

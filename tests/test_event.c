@@ -511,29 +511,12 @@ IPCX_TEST(event, notify_count_matches_returns_under_timeouts, .timeout = 60)
 
 /* Garbled bytes in the body: open refuses what validate can see, and every call on a body
  * it accepts returns without crashing or hanging. */
-static void *map_file(const char *name, size_t *ret_size)
-{
-	char path[512];
-	struct stat st;
-	void *p;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", test_dir(), name);
-	fd = open(path, O_RDWR);
-	cr_assert(fd >= 0);
-	cr_assert_eq(fstat(fd, &st), 0);
-	p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	cr_assert(p != MAP_FAILED);
-	close(fd);
-	*ret_size = (size_t)st.st_size;
-	return p;
-}
 
 IPCX_TEST(event, hostile_bytes)
 {
 	ipcx_event *ev = open_ev("h");
 	size_t size;
-	unsigned char *f = map_file("h", &size), *body = f + 8192, *saved;
+	unsigned char *f = test_map_object("h", &size), *body = f + 8192, *saved;
 	unsigned seed = 12345;
 	int accepted = 0;
 

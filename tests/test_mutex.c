@@ -398,24 +398,6 @@ IPCX_TEST(mutex, close_while_held)
 	ipcx_mutex_close(b);
 }
 
-static unsigned char *map_file(const char *name, size_t *ret_size)
-{
-	char path[512];
-	struct stat st;
-	void *p;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", test_dir(), name);
-	fd = open(path, O_RDWR);
-	cr_assert(fd >= 0);
-	cr_assert_eq(fstat(fd, &st), 0);
-	p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	cr_assert(p != MAP_FAILED);
-	close(fd);
-	*ret_size = (size_t)st.st_size;
-	return p;
-}
-
 /* Garbled bytes: a bad magic or mutex kind is refused at open (and -EBADMSG on calls when
  * it changes later); a garbled lock word behaves as a held or owner-dead lock. */
 IPCX_TEST(mutex, hostile_bytes)
@@ -423,7 +405,7 @@ IPCX_TEST(mutex, hostile_bytes)
 	ipcx_mutex *mx = open_mx("x"), *mx2;
 	struct ipcx_mutex_state st;
 	size_t size;
-	unsigned char *f = map_file("x", &size), *body = f + 8192;
+	unsigned char *f = test_map_object("x", &size), *body = f + 8192;
 	_Atomic uint32_t *word = (_Atomic uint32_t *)(body + 64);
 
 	body[0] ^= 1;

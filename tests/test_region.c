@@ -58,20 +58,7 @@ static ipcx_region *open_rg(const char *name, uint64_t size)
 /* Maps the object file itself, as a hostile peer would; returns the region's body. */
 static uint8_t *map_body(const char *name, size_t *ret_len)
 {
-	char path[512];
-	struct stat st;
-	void *p;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", test_dir(), name);
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	cr_assert(fd >= 0);
-	cr_assert_eq(fstat(fd, &st), 0);
-	p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	cr_assert(p != MAP_FAILED);
-	*ret_len = (size_t)st.st_size;
-	return (uint8_t *)p + IPCX__BODY_OFFSET;
+	return (uint8_t *)test_map_object(name, ret_len) + IPCX__BODY_OFFSET;
 }
 
 static _Atomic uint64_t *word64(uint8_t *body, size_t off)

@@ -401,29 +401,11 @@ IPCX_TEST(semset, large_decrement_not_starved)
 
 /* ---- hostile bytes ---- */
 
-static void *map_file(const char *name, size_t *ret_size)
-{
-	char path[512];
-	struct stat st;
-	void *p;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", test_dir(), name);
-	fd = open(path, O_RDWR);
-	cr_assert(fd >= 0);
-	cr_assert(fstat(fd, &st) == 0);
-	p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	cr_assert(p != MAP_FAILED);
-	close(fd);
-	*ret_size = (size_t)st.st_size;
-	return p;
-}
-
 IPCX_TEST(semset, hostile_header_rejected)
 {
 	ipcx_semset *s = open_set("h", 4, 1), *t = NULL;
 	size_t size;
-	char *p = map_file("h", &size);
+	char *p = test_map_object("h", &size);
 	struct ipcx__sem_body *b = (void *)(p + 8192);
 	uint32_t n = b->nsems;
 
@@ -446,7 +428,7 @@ IPCX_TEST(semset, hostile_runtime_bytes)
 {
 	ipcx_semset *s = open_set("g", 4, 1);
 	size_t size;
-	char *p = map_file("g", &size);
+	char *p = test_map_object("g", &size);
 	struct ipcx__sem_body *b = (void *)(p + 8192);
 	unsigned seed = 1234;
 	struct ipcx_sem_info info[4];
