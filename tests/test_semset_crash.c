@@ -17,34 +17,8 @@
 
 #include "helpers.h"
 #include "internal/semset.h"
+#include "semset_util.h"
 #include "internal/sys.h"
-
-#define MS 1000000LL
-
-static ipcx_semset *open_set(const char *name, uint32_t n, int v)
-{
-	ipcx_semset *s = NULL;
-	int r = ipcx_semset_open(name, IPCX_CREATE, 0, n, v, &s);
-
-	cr_assert(r >= 0, "open %s: %d", name, r);
-	return s;
-}
-
-static int op1(ipcx_semset *s, uint32_t i, int32_t d, uint32_t f, int64_t to)
-{
-	struct ipcx_sembuf b = {i, d, f};
-	return ipcx_semset_op(s, &b, 1, to);
-}
-
-static void await_waiters(ipcx_semset *s, uint32_t i, int want)
-{
-	for (int t = 0; t < 10000; t++) {
-		if (ipcx_semset_ncnt(s, i) + ipcx_semset_zcnt(s, i) == want)
-			return;
-		usleep(1000);
-	}
-	cr_assert_fail("semaphore %u never had %d waiters", i, want);
-}
 
 static void await_flag(_Atomic int *f, int want)
 {
