@@ -139,21 +139,13 @@ static void drain(int fd, char **buf, size_t *len, size_t *cap)
 	(*buf)[*len] = '\0';
 }
 
-struct tool_result tool_run(const char *stdin_data, const char *arg0, ...)
+struct tool_result test_run_program(const char *path, const char *stdin_data,
+                                    const char *const *argv)
 {
-	const char *argv[64] = {"ipcx", arg0};
 	int in[2], out[2], err[2];
 	struct tool_result r = {0};
 	size_t olen = 0, ocap = 1, elen = 0, ecap = 1;
-	va_list ap;
-	int argc = 2;
 	pid_t pid;
-
-	va_start(ap, arg0);
-	while (argc < 63 && (argv[argc] = va_arg(ap, const char *)) != NULL)
-		argc++;
-	va_end(ap);
-	argv[argc] = NULL;
 
 	cr_assert(pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0 &&
 	          pipe2(err, O_CLOEXEC) == 0);
@@ -163,7 +155,7 @@ struct tool_result tool_run(const char *stdin_data, const char *arg0, ...)
 		dup2(in[0], 0);
 		dup2(out[1], 1);
 		dup2(err[1], 2);
-		execv(IPCX_TOOL_PATH, (char *const *)argv);
+		execv(path, (char *const *)argv);
 		_exit(127);
 	}
 	close(in[0]);
@@ -196,6 +188,20 @@ struct tool_result tool_run(const char *stdin_data, const char *arg0, ...)
 	}
 	r.status = test_wait(pid);
 	return r;
+}
+
+struct tool_result tool_run(const char *stdin_data, const char *arg0, ...)
+{
+	const char *argv[64] = {"ipcx", arg0};
+	va_list ap;
+	int argc = 2;
+
+	va_start(ap, arg0);
+	while (argc < 63 && (argv[argc] = va_arg(ap, const char *)) != NULL)
+		argc++;
+	va_end(ap);
+	argv[argc] = NULL;
+	return test_run_program(IPCX_TOOL_PATH, stdin_data, argv);
 }
 
 void tool_result_free(struct tool_result *r)

@@ -63,4 +63,8 @@ struct tool_result tool_run(const char *stdin_data, const char *arg0, ...)
         __attribute__((sentinel));
 void tool_result_free(struct tool_result *r);
 
+/* Runs the program at path with argv (NULL-terminated, argv[0] included), the same way. */
+struct tool_result test_run_program(const char *path, const char *stdin_data,
+                                    const char *const *argv);
+
 #endif

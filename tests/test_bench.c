@@ -8,7 +8,6 @@
 #include "helpers.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,10 +23,7 @@
 static struct tool_result bench_run(const char *arg0, ...)
 {
 	const char *argv[32] = {"ipcx-bench", arg0};
-	int out[2], err[2], argc = 2;
-	struct tool_result r = {0};
-	size_t len[2] = {0, 0}, cap[2] = {1, 1};
-	char **buf[2] = {&r.out, &r.err};
+	int argc = 2;
 	va_list ap;
 
 	va_start(ap, arg0);
@@ -35,44 +31,7 @@ static struct tool_result bench_run(const char *arg0, ...)
 		argc++;
 	va_end(ap);
 	argv[argc] = NULL;
-	cr_assert(pipe2(out, O_CLOEXEC) == 0 && pipe2(err, O_CLOEXEC) == 0);
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		dup2(out[1], 1);
-		dup2(err[1], 2);
-		execv(IPCX_BENCH_PATH, (char *const *)argv);
-		_exit(127);
-	}
-	close(out[1]);
-	close(err[1]);
-	r.out = calloc(1, 1);
-	r.err = calloc(1, 1);
-	struct pollfd p[2] = {{.fd = out[0], .events = POLLIN}, {.fd = err[0], .events = POLLIN}};
-	while (p[0].fd >= 0 || p[1].fd >= 0) {
-		poll(p, 2, -1);
-		for (int i = 0; i < 2; i++) {
-			if (p[i].fd < 0 || !p[i].revents)
-				continue;
-			char chunk[4096];
-			ssize_t n = read(p[i].fd, chunk, sizeof(chunk));
-			if (n <= 0) {
-				close(p[i].fd);
-				p[i].fd = -1;
-				continue;
-			}
-			while (len[i] + (size_t)n + 1 > cap[i]) {
-				cap[i] *= 2;
-				*buf[i] = realloc(*buf[i], cap[i]);
-				cr_assert(*buf[i]);
-			}
-			memcpy(*buf[i] + len[i], chunk, (size_t)n);
-			len[i] += (size_t)n;
-			(*buf[i])[len[i]] = 0;
-		}
-	}
-	r.status = test_wait(pid);
-	return r;
+	return test_run_program(IPCX_BENCH_PATH, NULL, argv);
 }
 
 static int count_lines(const char *s)
