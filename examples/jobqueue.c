@@ -174,7 +174,7 @@ int main(int argc, char **argv)
 	ipcx_semset *set;
 	pid_t pids[MAX_WORKERS];
 
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i += 2) { /* --option value pairs */
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (!v)
@@ -187,7 +187,6 @@ int main(int argc, char **argv)
 			slots = atoi(v);
 		else
 			usage();
-		i++;
 	}
 	if (nworkers < 1 || nworkers > MAX_WORKERS || njobs < 1 || njobs > MAX_JOBS || slots < 1 ||
 	    slots > IPCX_SEM_VALUE_MAX)

@@ -160,7 +160,7 @@ int main(int argc, char **argv)
 	ipcx_region *region;
 	pid_t pids[65];
 
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i += 2) { /* --option value pairs */
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (!v)
@@ -173,7 +173,6 @@ int main(int argc, char **argv)
 			p.interval_us = (unsigned)atoi(v);
 		else
 			usage();
-		i++;
 	}
 	if (readers < 1 || readers > 64 || p.readings < 1)
 		usage();
