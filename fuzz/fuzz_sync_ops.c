@@ -10,7 +10,7 @@
  * of them naming it with a wrong start time, as after a pid reuse), and the offsets go to
  * seq's cache line and the registration table instead: whatever the bytes, a setter may
  * queue real-time signals only, and only to a registrant (here: this process, whose
- * handler checks every signal it gets).
+ * handler checks every signal it gets; see confine() for why the pids stay ours).
  */
 #include <errno.h>
 #include <signal.h>
@@ -68,6 +68,29 @@ static void setup_signals(void)
 		    ipcx_event_signal_register(registered[i], SIGRTMIN + i,
 		                               (void *)(intptr_t)(i + 1)) != 0)
 			abort();
+}
+
+/*
+ * Forces the pid of every identity in the table to this process's own. A forged identity
+ * may name any live process (the documented limit: docs/event-mutex.md), and processes
+ * started in the same clock tick as this one share its start time, so a fuzzer changing
+ * only the pid bits soon signals a neighbour on the machine. The start time, and so the
+ * live, dead and reused cases, stays the fuzzer's to choose.
+ */
+static void confine(uint8_t *body, size_t size)
+{
+	uint8_t *t = body + size - SIG_TABLE;
+	uint64_t pid_mask = (1ull << IPCX__PID_BITS) - 1;
+
+	for (int i = 0; i < IPCX_EVENT_MAX_SIGNALS; i++) {
+		uint64_t who;
+
+		memcpy(&who, t + 32 * i, 8);
+		if (who != 0) {
+			who = (who & ~pid_mask) | (uint64_t)getpid();
+			memcpy(t + 32 * i, &who, 8);
+		}
+	}
 }
 
 /* Makes the registration with payload 5 name this pid with another start time. */
@@ -209,6 +232,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		body[off] ^= data[i + 2];
 	}
+	if (o == &objs[2])
+		confine(body, o->body);
 	if (data[0] & 1)
 		mutex_calls();
 	else
