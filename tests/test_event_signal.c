@@ -267,6 +267,68 @@ IPCX_TEST(event_signal, reused_pid_is_not_signalled)
 	ipcx_event_close(ev);
 }
 
+/*
+ * A registrant that keeps changing its registration (signal and payload together) while the
+ * parent pulses: every signal it gets pairs a signal with that signal's own payload, never
+ * one registration's signal with another's payload. The window a broken protocol would open
+ * is a few nanoseconds within one cache line, so this is a smoke test of register against
+ * set (and a race check under TSan), not a proof: a protocol without the re-checks passed it
+ * in 5 runs of 2000 signals.
+ */
+struct flip_arg {
+	struct test_barrier *ready;
+	_Atomic int *done;
+};
+
+static int flipper(void *p)
+{
+	struct flip_arg *a = p;
+	ipcx_event *ev;
+	siginfo_t si;
+	sigset_t set;
+	int got = 0;
+
+	die_with_parent();
+	sigemptyset(&set);
+	sigaddset(&set, SIGRTMIN + 4);
+	sigaddset(&set, SIGRTMIN + 5);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	if (ipcx_event_open("flip", 0, 0, &ev) != 0)
+		return 90;
+	test_barrier_wait(a->ready);
+	for (int i = 0; got < 2000; i++) { /* bounded by the test's timeout */
+		int signo = SIGRTMIN + 4 + i % 2;
+
+		/* The payload names the signal it belongs with. */
+		if (ipcx_event_signal_register(ev, signo, (void *)(intptr_t)(signo * 1000)) != 0)
+			return 91;
+		while (sigtimedwait(&set, &si, &now_ts) > 0) {
+			if ((intptr_t)si.si_value.sival_ptr != si.si_signo * 1000)
+				return 92;
+			got++;
+		}
+	}
+	atomic_store(a->done, 1);
+	ipcx_event_close(ev);
+	while (sigtimedwait(&set, &si, &now_ts) > 0)
+		if ((intptr_t)si.si_value.sival_ptr != si.si_signo * 1000)
+			return 92;
+	return 0;
+}
+
+IPCX_TEST(event_signal, update_in_place_never_mixes, .timeout = 60)
+{
+	ipcx_event *ev = open_ev("flip", 0);
+	struct flip_arg a = {test_barrier_new(2), test_shared_alloc(sizeof(_Atomic int))};
+	pid_t pid = test_fork(flipper, &a);
+
+	test_barrier_wait(a.ready);
+	while (!atomic_load(a.done))
+		cr_assert_eq(ipcx_event_pulse(ev), 0);
+	cr_expect_eq(test_wait(pid), 0);
+	ipcx_event_close(ev);
+}
+
 /* A setter the kernel does not allow to signal the registrant: the set succeeds, the
  * setter counts the refusal, and the registration stays (its process is alive). */
 static int set_as_nobody(void *arg)

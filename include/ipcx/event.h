@@ -64,8 +64,10 @@ IPCX_API int ipcx_event_wait(ipcx_event *ev, int64_t timeout_ns);
 
 /*
  * Sets the event: wakes every waiter and makes later waits return at once, until
- * ipcx_event_reset. Setting a set event does nothing. Returns 0, or -EINVAL for a NULL
- * handle. Never blocks; makes no system call when nobody sleeps on the event.
+ * ipcx_event_reset, and queues each signal registration's signal (see
+ * ipcx_event_signal_register). Setting a set event does nothing. Returns 0, or -EINVAL for
+ * a NULL handle. Never blocks; makes no system call when nobody sleeps on the event and no
+ * process registered for signals.
  */
 IPCX_API int ipcx_event_set(ipcx_event *ev);
 
@@ -74,8 +76,9 @@ IPCX_API int ipcx_event_reset(ipcx_event *ev);
 
 /*
  * Wakes every process waiting now and leaves the event unset (a set event is reset); a
- * wait that starts after the pulse blocks. Returns 0, or -EINVAL. Never blocks; makes no
- * system call when nobody sleeps on the event.
+ * wait that starts after the pulse blocks. Queues each signal registration's signal.
+ * Returns 0, or -EINVAL. Never blocks; makes no system call when nobody sleeps on the event
+ * and no process registered for signals.
  */
 IPCX_API int ipcx_event_pulse(ipcx_event *ev);
 
