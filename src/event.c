@@ -95,7 +95,7 @@ struct ipcx_event {
 
 static struct ipcx__evsig_table sig_table(ipcx_event *ev)
 {
-	return (struct ipcx__evsig_table){ev->b->sig, &ev->b->nsig};
+	return (struct ipcx__evsig_table){ev->b->sig, &ev->b->nsig, ev->obj.file};
 }
 
 static int event_validate(const void *body, uint64_t size)
@@ -563,6 +563,7 @@ int ipcx_event_signal_stats(ipcx_event *ev, struct ipcx_event_signal_stats *ret_
 	st.denied = atomic_load_explicit(&ev->sigc.denied, memory_order_relaxed);
 	st.gone = atomic_load_explicit(&ev->sigc.gone, memory_order_relaxed);
 	st.dropped = atomic_load_explicit(&ev->sigc.dropped, memory_order_relaxed);
+	st.unverified = atomic_load_explicit(&ev->sigc.unverified, memory_order_relaxed);
 	*ret_stats = st;
 	return 0;
 }

@@ -10,11 +10,18 @@
  *     setter send SIGKILL, SIGSTOP or any other standard signal;
  *   - the target is the process named by pid + start time, pinned with a pidfd before its
  *     identity is checked, so a dead or reused pid is never signalled;
+ *   - the target must take part in this very event: after pinning it, the setter reads its
+ *     /proc/PID/maps and sends only if it shows a shared, writable mapping of the event's
+ *     file (same device and inode). A forged entry naming any other process (identities
+ *     are readable in /proc) is counted as unverified and sent nothing; so is the entry of
+ *     a process whose maps the setter may not read (checked once per process per set; the
+ *     setter's own entries need no check);
  *   - the kernel's kill permission applies to the setter as to any sigqueue.
  *
- * A peer with write access can still forge an entry naming any live process (identities are
- * readable in /proc) and so make a setter queue a real-time signal to a process the setter
- * is allowed to signal: the limit is documented in docs/event-mutex.md.
+ * What a peer with write access can still do: make a setter signal a process that has the
+ * event mapped writable (a participant, which could write the table itself), with any
+ * real-time signal and payload, any number of times per set (one entry each); or empty
+ * entries so that registrants miss signals. docs/event-mutex.md has the details.
  *
  * Ordering of an entry's words. A registrant claims a free entry with a CAS of who (0 ->
  * its identity), then stores value, then signo (each store release). It empties the entry
@@ -148,8 +155,49 @@ void ipcx__evsig_unregister(struct ipcx__evsig_table t, uint64_t self, int idx)
 		count_dec(t.count);
 }
 
+/*
+ * What one set learnt about the processes it sent to: whether each was shown to have the
+ * event mapped. A process named by several entries (one per handle it registered) is
+ * checked once per set, so a table of forged entries naming one big process costs one read
+ * of its maps, not 64.
+ */
+struct verdicts {
+	uint64_t who[N];
+	int r[N]; /* 0: it maps the event (or could not be asked: it was dead); -ENXIO: not shown */
+	int n;
+};
+
+/* Sends one registration its signal, if its process can be shown to take part. */
+static int send(struct ipcx__evsig_table t, struct verdicts *v, uint64_t self, uint64_t who,
+                int signo, uint64_t value)
+{
+	const struct ipcx__file_id *must_map = &t.file;
+	int k, r;
+
+	/* This process maps the event: it is reading the table through that mapping. */
+	if (who == self)
+		must_map = NULL;
+	for (k = 0; k < v->n && v->who[k] != who; k++)
+		;
+	if (k < v->n) {
+		if (v->r[k] < 0)
+			return v->r[k];
+		must_map = NULL;
+	}
+	r = ipcx__proc_sigqueue(who, signo, value, must_map);
+	if (must_map && v->n < N) {
+		v->who[v->n] = who;
+		v->r[v->n++] = r == -ENXIO ? -ENXIO : 0;
+	}
+	return r;
+}
+
 void ipcx__evsig_fire(struct ipcx__evsig_table t, struct ipcx__evsig_counts *c)
 {
+	uint64_t self = ipcx__proc_self();
+	struct verdicts v;
+
+	v.n = 0;
 	for (int i = 0; i < N; i++) {
 		struct ipcx__evsig *e = &t.e[i];
 		uint64_t who, value;
@@ -163,11 +211,17 @@ void ipcx__evsig_fire(struct ipcx__evsig_table t, struct ipcx__evsig_counts *c)
 		if (r < 0)
 			r = ipcx__proc_alive(who) ? 0 : -ESRCH;
 		else
-			r = ipcx__proc_sigqueue(who, signo, value);
+			r = send(t, &v, self, who, signo, value);
 		if (r == 0 && signo != 0)
 			atomic_fetch_add_explicit(&c->sent, 1, memory_order_relaxed);
 		else if (r == -EPERM)
 			atomic_fetch_add_explicit(&c->denied, 1, memory_order_relaxed);
+		else if (r == -ENXIO)
+			/* A live process that does not map the event keeps its entry: freeing it
+			 * could race with the process registering anew in the same place (it
+			 * unregisters, unmaps, maps again and registers while its maps are read).
+			 */
+			atomic_fetch_add_explicit(&c->unverified, 1, memory_order_relaxed);
 		else if (r == -ESRCH) {
 			if (reclaim(t, e, who, (uint32_t)signo))
 				atomic_fetch_add_explicit(&c->gone, 1, memory_order_relaxed);

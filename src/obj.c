@@ -104,12 +104,18 @@ static int map_and_attach(struct ipcx__obj *o, const struct ipcx__kind *kind, in
 	int r = 0;
 	void *p;
 
+	struct ipcx__file_id file;
+
 	if (size < IPCX__BODY_OFFSET)
 		return -EBADMSG;
+	r = ipcx__shm_file_id(fd, &file);
+	if (r < 0)
+		return r;
 	p = ipcx__shm_map(fd, size, true, &r);
 	if (!p)
 		return r;
 	o->hdr = p;
+	o->file = file;
 	o->map_size = size;
 	o->body = (char *)p + IPCX__BODY_OFFSET;
 	o->body_size = size - IPCX__BODY_OFFSET;
@@ -151,6 +157,7 @@ static int create_new(struct ipcx__obj *o, const struct ipcx__kind *kind, int di
                       const char *name, mode_t mode, uint64_t body_size, ipcx__init_fn init,
                       const void *arg)
 {
+	struct ipcx__file_id file;
 	char tmp[64];
 	uint64_t total;
 	struct ipcx__hdr *h;
@@ -162,7 +169,8 @@ static int create_new(struct ipcx__obj *o, const struct ipcx__kind *kind, int di
 	fd = ipcx__shm_create_tmp(dirfd, mode ? mode : IPCX_DEFAULT_MODE, total, tmp, sizeof(tmp));
 	if (fd < 0)
 		return fd;
-	h = ipcx__shm_map(fd, total, true, &r);
+	r = ipcx__shm_file_id(fd, &file);
+	h = r < 0 ? NULL : ipcx__shm_map(fd, total, true, &r);
 	ipcx__close(fd);
 	if (!h)
 		goto fail_unlink;
@@ -191,6 +199,7 @@ static int create_new(struct ipcx__obj *o, const struct ipcx__kind *kind, int di
 	ipcx__shm_unlink(dirfd, tmp);
 
 	o->hdr = h;
+	o->file = file;
 	o->map_size = total;
 	o->body = (char *)h + IPCX__BODY_OFFSET;
 	o->body_size = body_size;

@@ -13,8 +13,12 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/capability.h>
 
 #include <ipcx/ipcx.h>
 
@@ -94,6 +98,7 @@ struct reg_arg {
 	int expect;
 	pid_t from; /* the setter's pid; 0 for the parent */
 	struct test_barrier *ready, *done;
+	uid_t uid; /* when not 0, the registrant runs as this user (and group) */
 };
 
 static int registrant(void *p)
@@ -105,6 +110,8 @@ static int registrant(void *p)
 	sigset_t set;
 
 	die_with_parent();
+	if (a->uid && (setgid(a->uid) < 0 || setuid(a->uid) < 0))
+		return 89;
 	sigemptyset(&set);
 	sigaddset(&set, a->signo);
 	sigprocmask(SIG_BLOCK, &set, NULL);
@@ -162,7 +169,7 @@ IPCX_TEST(event_signal, delivery_with_payload)
 {
 	ipcx_event *ev = open_ev("pay", 0);
 	struct reg_arg a = {
-	        "pay", SIGRTMIN + 1, 0x5eed, 2, 0, test_barrier_new(2), test_barrier_new(2)};
+	        "pay", SIGRTMIN + 1, 0x5eed, 2, 0, test_barrier_new(2), test_barrier_new(2), 0};
 	struct ipcx_event_signal_stats st;
 	pid_t pid = test_fork(registrant, &a);
 
@@ -191,7 +198,7 @@ IPCX_TEST(event_signal, several_registrants_all_receive)
 	pid_t pid[N];
 
 	for (int i = 0; i < N; i++) {
-		a[i] = (struct reg_arg){"many", SIGRTMIN + i % 3, 1000 + i, 1, 0, ready, done};
+		a[i] = (struct reg_arg){"many", SIGRTMIN + i % 3, 1000 + i, 1, 0, ready, done, 0};
 		pid[i] = test_fork(registrant, &a[i]);
 	}
 	test_barrier_wait(ready);
@@ -210,8 +217,8 @@ IPCX_TEST(event_signal, killed_registrant_is_reclaimed)
 {
 	ipcx_event *ev = open_ev("dead", 0);
 	struct test_barrier *ready = test_barrier_new(3), *done = test_barrier_new(2);
-	struct reg_arg live = {"dead", SIGRTMIN, 1, 1, 0, ready, done};
-	struct reg_arg doomed = {"dead", SIGRTMIN, 2, 1, 0, ready, test_barrier_new(2)};
+	struct reg_arg live = {"dead", SIGRTMIN, 1, 1, 0, ready, done, 0};
+	struct reg_arg doomed = {"dead", SIGRTMIN, 2, 1, 0, ready, test_barrier_new(2), 0};
 	struct ipcx_event_signal_stats st;
 	pid_t lp = test_fork(registrant, &live), dp = test_fork(registrant, &doomed);
 
@@ -239,7 +246,8 @@ IPCX_TEST(event_signal, killed_registrant_is_reclaimed)
 IPCX_TEST(event_signal, reused_pid_is_not_signalled)
 {
 	ipcx_event *ev = open_ev("reuse", 0);
-	struct reg_arg a = {"reuse", SIGRTMIN, 7, 0, 0, test_barrier_new(2), test_barrier_new(2)};
+	struct reg_arg a = {"reuse", SIGRTMIN, 7, 0, 0, test_barrier_new(2), test_barrier_new(2),
+	                    0};
 	struct ipcx_event_signal_stats st;
 	pid_t pid = test_fork(registrant, &a);
 	struct mapped m = map_table("reuse");
@@ -329,8 +337,12 @@ IPCX_TEST(event_signal, update_in_place_never_mixes, .timeout = 60)
 	ipcx_event_close(ev);
 }
 
-/* A setter the kernel does not allow to signal the registrant: the set succeeds, the
- * setter counts the refusal, and the registration stays (its process is alive). */
+/*
+ * A setter that may not read the registrant's /proc/PID/maps (here: nobody, and a
+ * registrant running as root) cannot show that the registrant takes part in the event, so
+ * it sends nothing: the set succeeds, the setter counts the signals as unverified, and the
+ * registration stays (its process is alive).
+ */
 static int set_as_nobody(void *arg)
 {
 	struct ipcx_event_signal_stats st;
@@ -345,7 +357,81 @@ static int set_as_nobody(void *arg)
 		return 102;
 	if (ipcx_event_signal_stats(ev, &st) != 0)
 		return 103;
-	if (st.sent != 0 || st.denied != 2 || st.gone != 0 || st.registered != 1 || st.dead != 0)
+	if (st.sent != 0 || st.unverified != 2 || st.denied != 0 || st.gone != 0 ||
+	    st.registered != 1 || st.dead != 0)
+		return 104;
+	ipcx_event_close(ev);
+	return 0;
+}
+
+IPCX_TEST(event_signal, maps_unreadable_nothing_sent_set_succeeds)
+{
+	ipcx_event *ev = open_ev("perm", 0666);
+	struct reg_arg a = {"perm", SIGRTMIN, 3, 0, 0, test_barrier_new(2), test_barrier_new(2), 0};
+	pid_t pid = test_fork(registrant, &a); /* runs as root, like this test */
+
+	test_barrier_wait(a.ready);
+	cr_expect_eq(test_wait(test_fork(set_as_nobody, "perm")), 0);
+	test_barrier_wait(a.done);
+	cr_expect_eq(test_wait(pid), 0, "the registrant got no signal");
+	ipcx_event_close(ev);
+}
+
+/* A root setter signals a registrant of another user (uid 65534) on an event that user can
+ * write: it may read that process's maps and signal it. */
+IPCX_TEST(event_signal, root_setter_reaches_other_user)
+{
+	ipcx_event *ev = open_ev("users", 0666);
+	struct reg_arg a = {
+	        "users", SIGRTMIN + 3, 0x65534, 2, 0, test_barrier_new(2), test_barrier_new(2),
+	        NOBODY};
+	struct ipcx_event_signal_stats st;
+	pid_t pid = test_fork(registrant, &a);
+
+	test_barrier_wait(a.ready);
+	cr_assert_eq(ipcx_event_set(ev), 0);
+	cr_assert_eq(ipcx_event_pulse(ev), 0);
+	st = stats_of(ev);
+	cr_expect_eq(st.sent, 2);
+	cr_expect_eq(st.unverified + st.denied + st.gone + st.dropped, 0);
+	test_barrier_wait(a.done);
+	cr_expect_eq(test_wait(pid), 0);
+	ipcx_event_close(ev);
+}
+
+/* Removes cap from this process's effective capabilities. */
+static int drop_capability(int cap)
+{
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d) < 0)
+		return -1;
+	d[cap / 32].effective &= ~(1u << (cap % 32));
+	return (int)syscall(SYS_capset, &h, d);
+}
+
+/*
+ * A setter that may read the registrant's maps but that the kernel does not let signal it
+ * (root without CAP_KILL, a registrant of another user): the set succeeds, the refusal is
+ * counted as denied, and the registration stays.
+ */
+static int set_without_cap_kill(void *arg)
+{
+	struct ipcx_event_signal_stats st;
+	ipcx_event *ev;
+
+	die_with_parent();
+	if (drop_capability(CAP_KILL) < 0)
+		return 100;
+	if (ipcx_event_open((const char *)arg, 0, 0, &ev) != 0)
+		return 101;
+	if (ipcx_event_set(ev) != 0 || ipcx_event_pulse(ev) != 0)
+		return 102;
+	if (ipcx_event_signal_stats(ev, &st) != 0)
+		return 103;
+	if (st.sent != 0 || st.denied != 2 || st.unverified != 0 || st.gone != 0 ||
+	    st.registered != 1 || st.dead != 0)
 		return 104;
 	ipcx_event_close(ev);
 	return 0;
@@ -353,12 +439,13 @@ static int set_as_nobody(void *arg)
 
 IPCX_TEST(event_signal, kill_permission_denied_set_succeeds)
 {
-	ipcx_event *ev = open_ev("perm", 0666);
-	struct reg_arg a = {"perm", SIGRTMIN, 3, 0, 0, test_barrier_new(2), test_barrier_new(2)};
-	pid_t pid = test_fork(registrant, &a); /* runs as root, like this test */
+	ipcx_event *ev = open_ev("kperm", 0666);
+	struct reg_arg a = {"kperm", SIGRTMIN, 3, 0, 0, test_barrier_new(2), test_barrier_new(2),
+	                    NOBODY};
+	pid_t pid = test_fork(registrant, &a);
 
 	test_barrier_wait(a.ready);
-	cr_expect_eq(test_wait(test_fork(set_as_nobody, "perm")), 0);
+	cr_expect_eq(test_wait(test_fork(set_without_cap_kill, "kperm")), 0);
 	test_barrier_wait(a.done);
 	cr_expect_eq(test_wait(pid), 0, "the registrant got no signal");
 	ipcx_event_close(ev);

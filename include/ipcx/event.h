@@ -167,6 +167,10 @@ struct ipcx_event_signal_stats {
 	uint64_t denied;  /* refused by the kernel: no permission to signal the registrant */
 	uint64_t gone;    /* registrations of dead processes found and freed */
 	uint64_t dropped; /* not queued for another reason (the registrant's queue was full) */
+	/* not sent: the process named could not be shown to have the event mapped (it has
+	 * not, so the entry is forged or its program was replaced by exec; or this process
+	 * may not read its /proc/PID/maps) */
+	uint64_t unverified;
 };
 
 /*

@@ -12,6 +12,8 @@
 
 #include <ipcx/event.h>
 
+#include "sys.h"
+
 /*
  * One registration. who != 0 marks the entry as taken (a compare-and-swap from 0 claims
  * it); signo != 0 marks it complete. Writers change the words in an order a reader can check
@@ -27,15 +29,19 @@ struct ipcx__evsig {
 
 _Static_assert(sizeof(struct ipcx__evsig) == 32, "layout");
 
-/* The table: entries plus the count of taken entries, which keeps set's check to one load. */
+/*
+ * The table: entries plus the count of taken entries, which keeps set's check to one load;
+ * and the event's file, which every process signalled must have mapped.
+ */
 struct ipcx__evsig_table {
 	struct ipcx__evsig *e;   /* IPCX_EVENT_MAX_SIGNALS entries */
 	_Atomic uint32_t *count; /* a hint from shared memory; only decides whether to scan */
+	struct ipcx__file_id file;
 };
 
 /* What one handle's set and pulse calls did with the signals (public: ipcx/event.h). */
 struct ipcx__evsig_counts {
-	_Atomic uint64_t sent, denied, gone, dropped;
+	_Atomic uint64_t sent, denied, gone, dropped, unverified;
 };
 
 /*
@@ -50,8 +56,8 @@ int ipcx__evsig_register(struct ipcx__evsig_table t, uint64_t self, int *idx, in
 void ipcx__evsig_unregister(struct ipcx__evsig_table t, uint64_t self, int idx);
 
 /*
- * Sends every live registrant its signal, reclaiming the entries of dead ones; adds to c.
- * Called by set and pulse when the count is not 0.
+ * Sends every live registrant that has the event's file mapped its signal, reclaiming the
+ * entries of dead ones; adds to c. Called by set and pulse when the count is not 0.
  */
 void ipcx__evsig_fire(struct ipcx__evsig_table t, struct ipcx__evsig_counts *c);
 

@@ -14,6 +14,7 @@
 #include <ipcx/obj.h>
 
 #include "layout.h"
+#include "sys.h"
 
 /*
  * What a kind tells the object layer. body_size says how large the body must be for the
@@ -37,6 +38,7 @@ struct ipcx__obj {
 	unsigned slot; /* the attachment slot this handle holds */
 	uint64_t who;  /* the value written into that slot */
 	const struct ipcx__kind *kind;
+	struct ipcx__file_id file; /* the object's file, as /proc/PID/maps names it */
 };
 
 /* Builds the body of a new object; called on a private, not yet visible file. */

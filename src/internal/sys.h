@@ -102,15 +102,52 @@ int ipcx__thread_alive(pid_t pid, pid_t tid);
 /* True when signo is a real-time signal, SIGRTMIN..SIGRTMAX (as this process's libc sees them). */
 bool ipcx__rt_signal_ok(int signo);
 
+/* A file as /proc/PID/maps names it: the device and inode of its stat. */
+struct ipcx__file_id {
+	uint64_t dev; /* st_dev */
+	uint64_t ino; /* st_ino */
+};
+
 /*
  * Queues real-time signal signo to the live process with this identity, as sigqueue(3) does,
  * with value as si_value.sival_ptr. A dead process, or one whose pid now names another
- * process, never receives it. Returns 0; -ESRCH when that process is not alive; -EPERM when
- * the kernel does not let this process signal it; -EAGAIN when its queue of pending
- * signals is full; -EINVAL when signo is not a real-time signal (nothing is sent).
- * (sys/signal.c)
+ * process, never receives it. When must_map is not NULL, the process must also be shown,
+ * by its /proc/PID/maps read after it was pinned, to have that file mapped shared and
+ * writable; if it has not, or its maps cannot be read (another user's process that is not
+ * dumpable, /proc mounted with hidepid, no /proc, out of descriptors), nothing is sent.
+ * Returns 0; -ESRCH when that process is not alive; -ENXIO when it was not shown to map
+ * the file; -EPERM when the kernel does not let this process signal it; -EAGAIN when its
+ * queue of pending signals is full; -EINVAL when signo is not a real-time signal (nothing
+ * is sent). (sys/signal.c)
  */
-int ipcx__proc_sigqueue(uint64_t id, int signo, uint64_t value);
+int ipcx__proc_sigqueue(uint64_t id, int signo, uint64_t value,
+                        const struct ipcx__file_id *must_map);
+
+/*
+ * Scanning the text of a /proc/PID/maps file for a shared, writable mapping of one file,
+ * fed in chunks of any size (a line may span chunks; lines of any length). (sys/maps.c)
+ */
+struct ipcx__maps_scan {
+	uint64_t want_major, want_minor, want_ino;
+	uint64_t major, minor, ino; /* of the current line */
+	uint64_t lines;             /* complete lines seen */
+	unsigned field;             /* 0 range, 1 perms, 2 offset, 3 dev, 4 inode, 5 path */
+	unsigned col;               /* characters seen in the current field */
+	bool minor_part;            /* past the ':' of the dev field */
+	bool ok;                    /* the current line can still match */
+	bool found;
+};
+void ipcx__maps_scan_init(struct ipcx__maps_scan *s, const struct ipcx__file_id *want);
+/* Feeds n more bytes; returns true once a matching line has been seen. */
+bool ipcx__maps_scan_feed(struct ipcx__maps_scan *s, const char *buf, size_t n);
+
+/*
+ * Reads the maps file open at fd to its end or to the first match. Returns 1 when it shows
+ * a shared, writable mapping of the file; 0 when it does not; -errno when it could not be
+ * read (or holds more than IPCX__MAPS_MAX_LINES lines: -E2BIG).
+ */
+#define IPCX__MAPS_MAX_LINES (1u << 21)
+int ipcx__maps_has_file(int fd, const struct ipcx__file_id *want);
 
 /*
  * Gives the CPU to another runnable thread: a spinner that waits for a peer to finish a
@@ -163,6 +200,9 @@ int ipcx__shm_stat(int dirfd, const char *name, struct stat *ret_st);
  * choose our object; 0 otherwise; -errno if the directory cannot be examined.
  */
 int ipcx__shm_foreign(int dirfd, const struct stat *st);
+
+/* The device and inode of an open file. Returns 0 or -errno. */
+int ipcx__shm_file_id(int fd, struct ipcx__file_id *ret_id);
 
 /* Maps size bytes of fd shared; returns the address or NULL with *ret_err set. */
 void *ipcx__shm_map(int fd, uint64_t size, bool writable, int *ret_err);
