@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -448,6 +449,168 @@ IPCX_TEST(event_signal, kill_permission_denied_set_succeeds)
 	cr_expect_eq(test_wait(test_fork(set_without_cap_kill, "kperm")), 0);
 	test_barrier_wait(a.done);
 	cr_expect_eq(test_wait(pid), 0, "the registrant got no signal");
+	ipcx_event_close(ev);
+}
+
+/*
+ * Starts `sleep 60` (fork, then exec) and returns its pid once the exec is done, so that it
+ * maps nothing of this process's any more. It takes every signal with the default action,
+ * so a real-time signal would end it; reap_sleeper tells.
+ */
+static pid_t start_sleeper(void)
+{
+	sigset_t none;
+	int p[2];
+	char c;
+	pid_t pid;
+
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		die_with_parent();
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		for (int s = SIGRTMIN; s <= SIGRTMAX; s++)
+			signal(s, SIG_DFL);
+		execlp("sleep", "sleep", "60", (char *)NULL);
+		c = 1;
+		(void)!write(p[1], &c, 1);
+		_exit(127);
+	}
+	close(p[1]);
+	cr_assert_eq(read(p[0], &c, 1), 0, "exec sleep"); /* end of file: the exec closed it */
+	close(p[0]);
+	return pid;
+}
+
+/*
+ * Kills the sleeper with SIGKILL and returns the signal that ended it: SIGKILL, unless a
+ * fatal signal was queued to it before (the kernel records the first fatal signal as the
+ * group's exit code at once, even if the process has not run since).
+ */
+static int reap_sleeper(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	return test_wait(pid) - 128;
+}
+
+/* Makes free entry i a complete registration of process who, as a peer could. */
+static void forge(struct mapped *m, int i, uint64_t who, int signo, uint64_t value)
+{
+	cr_assert_eq(atomic_load(&m->e[i].who), 0, "entry %d is free", i);
+	atomic_store(&m->e[i].who, who);
+	atomic_store(&m->e[i].value, value);
+	atomic_store(&m->e[i].signo, (uint32_t)signo);
+	atomic_fetch_add(m->nsig, 1);
+}
+
+/* A forked child that unmapped the event: blocks the signal, waits, and fails if it got it. */
+struct outsider_arg {
+	ipcx_event *ev;
+	struct mapped *m;
+	struct test_barrier *ready, *done;
+};
+
+static int outsider(void *p)
+{
+	struct outsider_arg *a = p;
+	siginfo_t si;
+	sigset_t set;
+
+	die_with_parent();
+	sigemptyset(&set);
+	sigaddset(&set, SIGRTMIN + 1);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	ipcx_event_close(a->ev); /* the copy of the parent's handle: unmaps it */
+	munmap(a->m->file, a->m->size);
+	test_barrier_wait(a->ready);
+	test_barrier_wait(a->done);
+	return sigtimedwait(&set, &si, &now_ts) >= 0 ? 95 : 0;
+}
+
+/*
+ * The hole this closes: entries forged by a peer with write access, naming live processes
+ * that do not take part in the event (a forked child that unmapped it, and an unrelated
+ * program), with their true identities. A root setter, allowed to signal both, sends them
+ * nothing and counts each entry as unverified (each process's maps are read once); the
+ * real registrant still gets its signal. The forged entries stay: their processes live.
+ */
+IPCX_TEST(event_signal, forged_entries_for_outsiders_get_nothing)
+{
+	ipcx_event *ev = open_ev("forge", 0);
+	struct mapped m = map_table("forge");
+	struct test_barrier *ready = test_barrier_new(3), *done = test_barrier_new(3);
+	struct reg_arg a = {"forge", SIGRTMIN + 1, 11, 1, 0, ready, done, 0};
+	struct outsider_arg o = {ev, &m, ready, done};
+	struct ipcx_event_signal_stats st;
+	pid_t rp = test_fork(registrant, &a), op = test_fork(outsider, &o), sp = start_sleeper();
+	uint64_t oid, sid;
+
+	test_barrier_wait(ready);
+	oid = ipcx__proc_id_of(op);
+	sid = ipcx__proc_id_of(sp);
+	cr_assert(oid != 0 && sid != 0);
+	for (int i = 0; i < 3; i++)
+		forge(&m, 20 + i, oid, SIGRTMIN + 1, 66);
+	for (int i = 0; i < 2; i++)
+		forge(&m, 30 + i, sid, SIGRTMIN + i, 67);
+	cr_assert_eq(ipcx_event_set(ev), 0);
+	st = stats_of(ev);
+	cr_expect_eq(st.sent, 1, "the real registrant");
+	cr_expect_eq(st.unverified, 5);
+	cr_expect_eq(st.denied + st.gone + st.dropped, 0);
+	cr_expect_eq(st.registered, 6);
+	test_barrier_wait(done);
+	cr_expect_eq(test_wait(rp), 0);
+	cr_expect_eq(test_wait(op), 0, "the forked outsider got no signal");
+	cr_expect_eq(reap_sleeper(sp), SIGKILL, "the unrelated program got no signal");
+	munmap(m.file, m.size);
+	ipcx_event_close(ev);
+}
+
+/*
+ * A registrant that replaced its program by exec without unregistering keeps its identity,
+ * but no longer maps the event: the new program, which never asked for the signal (and
+ * here would die of it), gets nothing.
+ */
+static int register_then_exec(void *arg)
+{
+	ipcx_event *ev;
+	sigset_t none;
+
+	die_with_parent();
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (ipcx_event_open("exec", 0, 0, &ev) != 0 ||
+	    ipcx_event_signal_register(ev, SIGRTMIN, NULL) != 0)
+		return 90;
+	write(*(int *)arg, "r", 1);
+	execlp("sleep", "sleep", "60", (char *)NULL);
+	return 91;
+}
+
+IPCX_TEST(event_signal, exec_ends_delivery)
+{
+	ipcx_event *ev = open_ev("exec", 0);
+	struct ipcx_event_signal_stats st;
+	int p[2];
+	char buf[2];
+	pid_t pid;
+
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	pid = test_fork(register_then_exec, &p[1]);
+	close(p[1]);
+	/* "r" after registering; then end of file, once the exec closed the pipe. */
+	cr_assert_eq(read(p[0], buf, 1), 1);
+	cr_assert_eq(read(p[0], buf, 1), 0);
+	close(p[0]);
+	cr_assert_eq(ipcx_event_set(ev), 0);
+	st = stats_of(ev);
+	cr_expect_eq(st.sent, 0);
+	cr_expect_eq(st.unverified, 1);
+	cr_expect_eq(st.registered, 1);
+	cr_expect_eq(reap_sleeper(pid), SIGKILL, "the new program got no signal");
 	ipcx_event_close(ev);
 }
 
