@@ -720,20 +720,41 @@ static bool only_rt_pending(void)
 }
 
 /*
- * Forces every identity in the table to name this process's pid: changing only the pid bits
- * of an identity names whichever process has that pid and was started in the same clock
- * tick, such as a sibling test process, and that is the documented limit, not something to
- * do to a neighbour. The start time stays random.
+ * The processes a hostile table may name here: this one, and a decoy that does not map the
+ * event (a sleeper, which a real-time signal would end). Nothing else: the test process
+ * that forked this one maps the event too, and a random pid with its start time would name
+ * it (or, with the start time of this process, a neighbour started in the same clock tick,
+ * which the setter would now refuse; but a bug here must not signal the machine's other
+ * processes). Each identity becomes this process's or the decoy's pid, with the start
+ * time it had (a live, dead or reused identity) or the decoy's exact identity.
  */
-static void confine(struct mapped *m)
+struct hostile_arg {
+	struct mapped *m;
+	uint64_t decoy;
+};
+
+static void aim(struct mapped *m, uint64_t self, uint64_t decoy)
 {
 	uint64_t pid_mask = (1ull << IPCX__PID_BITS) - 1;
 
 	for (int i = 0; i < IPCX_EVENT_MAX_SIGNALS; i++) {
 		uint64_t w = atomic_load(&m->e[i].who);
 
-		if (w != 0)
-			atomic_store(&m->e[i].who, (w & ~pid_mask) | (uint64_t)getpid());
+		if (w == 0 || w == self || w == decoy)
+			continue;
+		switch (w & 3) {
+		case 0:
+		case 1:
+			w = (w & ~pid_mask) | (self & pid_mask);
+			break;
+		case 2:
+			w = (w & ~pid_mask) | (decoy & pid_mask);
+			break;
+		default:
+			w = decoy;
+			break;
+		}
+		atomic_store(&m->e[i].who, w);
 	}
 }
 
@@ -744,7 +765,8 @@ static int hostile_setter(void *arg)
 	                               0x7fffffff, 0xffffffff, 0x80000022u};
 	uint64_t self = ipcx__proc_self();
 	struct ipcx_event_signal_stats st;
-	struct mapped *m = arg;
+	struct hostile_arg *h = arg;
+	struct mapped *m = h->m;
 	unsigned seed = 4242;
 	ipcx_event *ev;
 	siginfo_t si;
@@ -782,7 +804,15 @@ static int hostile_setter(void *arg)
 			atomic_store(&m->e[round % IPCX_EVENT_MAX_SIGNALS].who, self);
 		if (round % 5 == 0)
 			atomic_store(m->nsig, (uint32_t)rand_r(&seed));
-		confine(m);
+		if (round % 3 == 1) { /* a complete entry naming the decoy */
+			struct ipcx__evsig *e = &m->e[(round * 7) % IPCX_EVENT_MAX_SIGNALS];
+
+			atomic_store(&e->who,
+			             round % 2 ? h->decoy : (uint64_t)rand_r(&seed) << 2 | 2);
+			atomic_store(&e->value, 13);
+			atomic_store(&e->signo, (uint32_t)SIGRTMIN + round % 8);
+		}
+		aim(m, self, h->decoy);
 		ipcx_event_signal_register(ev, SIGRTMIN + round % 4, NULL);
 		if (ipcx_event_pulse(ev) != 0 || ipcx_event_set(ev) != 0)
 			return 6;
@@ -797,6 +827,9 @@ static int hostile_setter(void *arg)
 			    si.si_pid != getpid())
 				return 8;
 	}
+	/* The decoy was named and refused (and, by the parent, found unsignalled). */
+	if (ipcx_event_signal_stats(ev, &st) != 0 || st.unverified == 0)
+		return 9;
 	ipcx_event_close(ev);
 	return 0;
 }
@@ -805,8 +838,12 @@ IPCX_TEST(event_signal, hostile_table_sends_only_rt_signals)
 {
 	ipcx_event *ev = open_ev("hostile", 0);
 	struct mapped m = map_table("hostile");
+	pid_t decoy = start_sleeper();
+	struct hostile_arg h = {&m, ipcx__proc_id_of(decoy)};
 
-	cr_expect_eq(test_wait(test_fork(hostile_setter, &m)), 0);
+	cr_assert(h.decoy != 0);
+	cr_expect_eq(test_wait(test_fork(hostile_setter, &h)), 0);
+	cr_expect_eq(reap_sleeper(decoy), SIGKILL, "the decoy got no signal");
 	munmap(m.file, m.size);
 	ipcx_event_close(ev);
 }
