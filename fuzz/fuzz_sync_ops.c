@@ -9,16 +9,21 @@
  * With byte 0 == 2 (mod 4) the event is one with signal registrations of this process (one
  * of them naming it with a wrong start time, as after a pid reuse), and the offsets go to
  * seq's cache line and the registration table instead: whatever the bytes, a setter may
- * queue real-time signals only, and only to a registrant (here: this process, whose
- * handler checks every signal it gets; see confine() for why the pids stay ours).
+ * queue real-time signals only, and only to a process that maps the event (here: this
+ * process alone, whose handler checks every signal it gets). Identities in the table may
+ * name this process or a decoy that does not map the event, never anything else: see aim().
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -71,25 +76,106 @@ static void setup_signals(void)
 }
 
 /*
- * Forces the pid of every identity in the table to this process's own. A forged identity
- * may name any live process (the documented limit: docs/event-mutex.md), and processes
- * started in the same clock tick as this one share its start time, so a fuzzer changing
- * only the pid bits soon signals a neighbour on the machine. The start time, and so the
- * live, dead and reused cases, stays the fuzzer's to choose.
+ * The decoy: a `sleep` started by fork and exec, so it maps nothing of ours, with every
+ * signal blocked, so a signal a setter wrongly queued to it stays pending where
+ * decoy_signalled() sees it at once. It dies with this process (PR_SET_PDEATHSIG).
  */
-static void confine(uint8_t *body, size_t size)
+static pid_t decoy_pid;
+static uint64_t decoy_id;
+
+static void start_decoy(void)
+{
+	sigset_t all;
+	int p[2];
+	char c;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		abort();
+	decoy_pid = fork();
+	if (decoy_pid < 0)
+		abort();
+	if (decoy_pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		sigfillset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		execlp("sleep", "sleep", "100000000", (char *)NULL);
+		c = 1;
+		(void)!write(p[1], &c, 1);
+		_exit(127);
+	}
+	close(p[1]);
+	if (read(p[0], &c, 1) != 0) /* end of file: the exec closed the pipe */
+		abort();
+	close(p[0]);
+	decoy_id = ipcx__proc_id_of(decoy_pid);
+	if (decoy_id == 0)
+		abort();
+}
+
+/* True when the decoy has a signal pending, or is gone. */
+static bool decoy_signalled(void)
+{
+	static const char *const keys[] = {"\nSigPnd:", "\nShdPnd:"};
+	char path[64], buf[4096];
+	ssize_t n;
+	int fd;
+
+	if (waitpid(decoy_pid, NULL, WNOHANG) != 0)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)decoy_pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = '\0';
+	/* Pending for the thread, and for the process (where a process-directed signal goes). */
+	for (int k = 0; k < 2; k++) {
+		const char *l = strstr(buf, keys[k]);
+
+		if (!l || strtoull(l + strlen(keys[k]), NULL, 16) != 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Points every identity the bytes made at this process or at the decoy, chosen by the low
+ * bits the bytes changed: this pid with whatever start time they give (a live, dead or
+ * reused identity), the decoy's pid with that start time, or the decoy's exact identity (a
+ * live process that does not take part: the setter must refuse it). The maps check makes
+ * any other process safe too; but a fuzzer hunting for a hole in that check must not aim
+ * at the machine's real processes, and would only reach them by luck (processes started in
+ * the same clock tick as this one share its start time: before the check, a run signalled
+ * the tail it was piped into). pristine is the table as created.
+ */
+static void aim(uint8_t *body, const uint8_t *pristine, size_t size)
 {
 	uint8_t *t = body + size - SIG_TABLE;
-	uint64_t pid_mask = (1ull << IPCX__PID_BITS) - 1;
+	const uint8_t *t0 = pristine + size - SIG_TABLE;
+	uint64_t pid_mask = (1ull << IPCX__PID_BITS) - 1, self = ipcx__proc_self();
 
 	for (int i = 0; i < IPCX_EVENT_MAX_SIGNALS; i++) {
-		uint64_t who;
+		uint64_t who, was;
 
 		memcpy(&who, t + 32 * i, 8);
-		if (who != 0) {
-			who = (who & ~pid_mask) | (uint64_t)getpid();
-			memcpy(t + 32 * i, &who, 8);
+		memcpy(&was, t0 + 32 * i, 8);
+		if (who == 0 || who == self || who == decoy_id)
+			continue;
+		switch ((who ^ was) & 3) {
+		case 0:
+		case 1:
+			who = (who & ~pid_mask) | (self & pid_mask);
+			break;
+		case 2:
+			who = (who & ~pid_mask) | (decoy_id & pid_mask);
+			break;
+		default:
+			who = decoy_id;
+			break;
 		}
+		memcpy(t + 32 * i, &who, 8);
 	}
 }
 
@@ -121,6 +207,10 @@ static void cleanup(void)
 		unlink(path);
 	}
 	rmdir(dir);
+	if (decoy_pid > 0) {
+		kill(decoy_pid, SIGKILL);
+		waitpid(decoy_pid, NULL, 0);
+	}
 }
 
 static void setup(void)
@@ -136,6 +226,7 @@ static void setup(void)
 		abort();
 	setenv("IPCX_DIR", dir, 1);
 	atexit(cleanup);
+	start_decoy();
 	if (ipcx_event_open("ev", IPCX_CREATE, 0, &ev) != 1 ||
 	    ipcx_mutex_open("mx", IPCX_CREATE, 0, &mx) != 1)
 		abort();
@@ -233,10 +324,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		body[off] ^= data[i + 2];
 	}
 	if (o == &objs[2])
-		confine(body, o->body);
+		aim(body, o->copy, o->body);
 	if (data[0] & 1)
 		mutex_calls();
 	else
 		event_calls(o->name);
+	if (decoy_signalled())
+		abort();
 	return 0;
 }
