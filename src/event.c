@@ -95,7 +95,8 @@ struct ipcx_event {
 
 static struct ipcx__evsig_table sig_table(ipcx_event *ev)
 {
-	return (struct ipcx__evsig_table){ev->b->sig, &ev->b->nsig, ev->obj.file};
+	return (struct ipcx__evsig_table){ev->b->sig, &ev->b->nsig, ev->obj.file,
+	                                  (uint64_t)(uintptr_t)ev->obj.hdr};
 }
 
 static int event_validate(const void *body, uint64_t size)

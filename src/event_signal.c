@@ -56,7 +56,8 @@ static void count_dec(_Atomic uint32_t *count)
  * it); 0 otherwise: free, changing under us, or holding a signal number that is not a
  * real-time signal.
  */
-static int read_entry(struct ipcx__evsig *e, uint64_t *ret_who, int *ret_signo, uint64_t *ret_value)
+static int read_entry(struct ipcx__evsig *e, uint64_t *ret_who, int *ret_signo, uint64_t *ret_value,
+                      uint64_t *ret_addr)
 {
 	/* Acquire loads: each pairs with the release store of the same word by a registrant,
 	 * and keeps the loads after it in order (see the comment at the top). */
@@ -79,6 +80,8 @@ static int read_entry(struct ipcx__evsig *e, uint64_t *ret_who, int *ret_signo, 
 		return 0;
 	*ret_signo = (int)signo;
 	*ret_value = value;
+	/* A hint only, checked by whoever uses it: no ordering needed. */
+	*ret_addr = atomic_load_explicit(&e->addr, memory_order_relaxed);
 	return 1;
 }
 
@@ -102,9 +105,10 @@ static bool reclaim(struct ipcx__evsig_table t, struct ipcx__evsig *e, uint64_t 
 }
 
 /* Fills a claimed entry (or updates one in place): signo last, so readers see it whole. */
-static void fill(struct ipcx__evsig *e, int signo, uint64_t value)
+static void fill(struct ipcx__evsig *e, int signo, uint64_t value, uint64_t addr)
 {
 	atomic_store_explicit(&e->signo, 0, memory_order_seq_cst);
+	atomic_store_explicit(&e->addr, addr, memory_order_relaxed);
 	atomic_store_explicit(&e->value, value, memory_order_seq_cst);
 	atomic_store_explicit(&e->signo, (uint32_t)signo, memory_order_seq_cst);
 }
@@ -114,7 +118,7 @@ int ipcx__evsig_register(struct ipcx__evsig_table t, uint64_t self, int *idx, in
 {
 	if (*idx >= 0 && *idx < N &&
 	    atomic_load_explicit(&t.e[*idx].who, memory_order_acquire) == self) {
-		fill(&t.e[*idx], signo, value);
+		fill(&t.e[*idx], signo, value, t.addr);
 		return 0;
 	}
 	/* First pass: a free entry. Second pass: free the entries of dead processes too. */
@@ -132,7 +136,7 @@ int ipcx__evsig_register(struct ipcx__evsig_table t, uint64_t self, int *idx, in
 				continue;
 			/* seq_cst: pairs with the fence set makes before it loads the count. */
 			atomic_fetch_add_explicit(t.count, 1, memory_order_seq_cst);
-			fill(e, signo, value);
+			fill(e, signo, value, t.addr);
 			*idx = i;
 			return 0;
 		}
@@ -169,9 +173,10 @@ struct verdicts {
 
 /* Sends one registration its signal, if its process can be shown to take part. */
 static int send(struct ipcx__evsig_table t, struct verdicts *v, uint64_t self, uint64_t who,
-                int signo, uint64_t value)
+                int signo, uint64_t value, uint64_t addr)
 {
-	const struct ipcx__file_id *must_map = &t.file;
+	struct ipcx__map_proof proof = {t.file, addr};
+	const struct ipcx__map_proof *must_map = &proof;
 	int k, r;
 
 	/* This process maps the event: it is reading the table through that mapping. */
@@ -200,10 +205,10 @@ void ipcx__evsig_fire(struct ipcx__evsig_table t, struct ipcx__evsig_counts *c)
 	v.n = 0;
 	for (int i = 0; i < N; i++) {
 		struct ipcx__evsig *e = &t.e[i];
-		uint64_t who, value;
+		uint64_t who, value, addr;
 		int signo = 0, r;
 
-		r = read_entry(e, &who, &signo, &value);
+		r = read_entry(e, &who, &signo, &value, &addr);
 		if (r == 0)
 			continue;
 		/* An entry that stays empty is a registration in progress, or one whose
@@ -211,7 +216,7 @@ void ipcx__evsig_fire(struct ipcx__evsig_table t, struct ipcx__evsig_counts *c)
 		if (r < 0)
 			r = ipcx__proc_alive(who) ? 0 : -ESRCH;
 		else
-			r = send(t, &v, self, who, signo, value);
+			r = send(t, &v, self, who, signo, value, addr);
 		if (r == 0 && signo != 0)
 			atomic_fetch_add_explicit(&c->sent, 1, memory_order_relaxed);
 		else if (r == -EPERM)

@@ -116,41 +116,71 @@ IPCX_TEST(sys_maps, long_lines_span_reads)
 	free(text);
 }
 
-/* The real thing: this process's maps show an object file it maps, and not one it closed. */
+/*
+ * Asks each way (the ioctl with and without the right hint, the text, and the two combined)
+ * whether this process maps f shared and writable, on a fresh open of its maps each time.
+ */
+static void expect_self(const struct ipcx__file_id *f, void *addr, int expected)
+{
+	const uint64_t hints[] = {0, (uint64_t)(uintptr_t)addr, 4096, (uint64_t)(uintptr_t)&hints};
+	int fd, r;
+
+	for (size_t i = 0; i < sizeof(hints) / sizeof(hints[0]); i++) {
+		fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+		cr_assert(fd >= 0);
+		r = ipcx__maps_query(fd, f, hints[i]);
+		/* Linux 6.11 has PROCMAP_QUERY; this machine's kernel is newer. */
+		cr_expect_eq(r, expected, "query, hint %zu: %d", i, r);
+		close(fd);
+		fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+		cr_expect_eq(ipcx__maps_has_file(fd, f, hints[i]), expected, "has_file, hint %zu",
+		             i);
+		close(fd);
+	}
+	fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	cr_expect_eq(ipcx__maps_scan_text(fd, f), expected, "text");
+	close(fd);
+}
+
+/* The real thing: this process's maps show a file it maps, and not one it unmapped. */
 IPCX_TEST(sys_maps, this_process)
 {
 	char path[256];
 	struct stat st;
 	struct ipcx__file_id f;
 	void *p;
-	int fd, mfd;
+	int fd;
 
 	snprintf(path, sizeof(path), "%s/file", test_dir());
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	cr_assert(fd >= 0);
-	cr_assert_eq(ftruncate(fd, 4096), 0);
+	cr_assert_eq(ftruncate(fd, 3 * 4096), 0);
 	cr_assert_eq(fstat(fd, &st), 0);
 	f.dev = (uint64_t)st.st_dev;
 	f.ino = (uint64_t)st.st_ino;
 
-	/* Read-only first: not a participant's mapping. */
+	/* Read-only, or private: not a participant's mapping. */
 	p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
 	cr_assert(p != MAP_FAILED);
-	mfd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-	cr_expect_eq(ipcx__maps_has_file(mfd, &f), 0);
-	close(mfd);
+	expect_self(&f, p, 0);
 	munmap(p, 4096);
-
-	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
 	cr_assert(p != MAP_FAILED);
-	mfd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-	cr_expect_eq(ipcx__maps_has_file(mfd, &f), 1);
-	close(mfd);
+	expect_self(&f, p, 0);
 	munmap(p, 4096);
 
-	mfd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-	cr_expect_eq(ipcx__maps_has_file(mfd, &f), 0);
-	close(mfd);
-	cr_expect_eq(ipcx__maps_has_file(-1, &f), -EBADF);
+	/* Shared and writable; the hint may point anywhere inside. */
+	p = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	cr_assert(p != MAP_FAILED);
+	expect_self(&f, p, 1);
+	expect_self(&f, (char *)p + 2 * 4096 + 100, 1);
+	/* Another file with the same device: the inode tells them apart. */
+	f.ino++;
+	expect_self(&f, p, 0);
+	f.ino--;
+	munmap(p, 3 * 4096);
+
+	expect_self(&f, p, 0);
+	cr_expect_eq(ipcx__maps_has_file(-1, &f, 0), -EBADF);
 	close(fd);
 }

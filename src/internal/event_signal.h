@@ -24,7 +24,9 @@ struct ipcx__evsig {
 	_Atomic uint64_t value; /* passed through as si_value */
 	_Atomic uint32_t signo; /* 0 while the entry is being filled or emptied */
 	uint32_t pad0;
-	uint64_t pad1;
+	/* Where the registrant maps the event: a hint that lets a setter check that with one
+	 * query (sys/maps.c); never trusted. 0 in entries written before it existed. */
+	_Atomic uint64_t addr;
 };
 
 _Static_assert(sizeof(struct ipcx__evsig) == 32, "layout");
@@ -37,6 +39,7 @@ struct ipcx__evsig_table {
 	struct ipcx__evsig *e;   /* IPCX_EVENT_MAX_SIGNALS entries */
 	_Atomic uint32_t *count; /* a hint from shared memory; only decides whether to scan */
 	struct ipcx__file_id file;
+	uint64_t addr; /* where this process maps the event */
 };
 
 /* What one handle's set and pulse calls did with the signals (public: ipcx/event.h). */

@@ -112,16 +112,19 @@ struct ipcx__file_id {
  * Queues real-time signal signo to the live process with this identity, as sigqueue(3) does,
  * with value as si_value.sival_ptr. A dead process, or one whose pid now names another
  * process, never receives it. When must_map is not NULL, the process must also be shown,
- * by its /proc/PID/maps read after it was pinned, to have that file mapped shared and
- * writable; if it has not, or its maps cannot be read (another user's process that is not
- * dumpable, /proc mounted with hidepid, no /proc, out of descriptors), nothing is sent.
- * Returns 0; -ESRCH when that process is not alive; -ENXIO when it was not shown to map
- * the file; -EPERM when the kernel does not let this process signal it; -EAGAIN when its
- * queue of pending signals is full; -EINVAL when signo is not a real-time signal (nothing
- * is sent). (sys/signal.c)
+ * by its /proc/PID/maps opened after it was pinned, to have that file mapped shared and
+ * writable (sys/maps.c); if it has not, or its maps cannot be read (another user's process that is
+ * not dumpable, /proc mounted with hidepid, no /proc, out of descriptors), nothing is sent. Returns
+ * 0; -ESRCH when that process is not alive; -ENXIO when it was not shown to map the file; -EPERM
+ * when the kernel does not let this process signal it; -EAGAIN when its queue of pending signals is
+ * full; -EINVAL when signo is not a real-time signal (nothing is sent). (sys/signal.c)
  */
+struct ipcx__map_proof {
+	struct ipcx__file_id file;
+	uint64_t hint; /* where the process may map it, as it said; 0 for unknown */
+};
 int ipcx__proc_sigqueue(uint64_t id, int signo, uint64_t value,
-                        const struct ipcx__file_id *must_map);
+                        const struct ipcx__map_proof *must_map);
 
 /*
  * Scanning the text of a /proc/PID/maps file for a shared, writable mapping of one file,
@@ -142,12 +145,17 @@ void ipcx__maps_scan_init(struct ipcx__maps_scan *s, const struct ipcx__file_id 
 bool ipcx__maps_scan_feed(struct ipcx__maps_scan *s, const char *buf, size_t n);
 
 /*
- * Reads the maps file open at fd to its end or to the first match. Returns 1 when it shows
- * a shared, writable mapping of the file; 0 when it does not; -errno when it could not be
- * read (or holds more than IPCX__MAPS_MAX_LINES lines: -E2BIG).
+ * Whether the maps file open at fd shows a shared, writable mapping of want: 1 yes, 0 no,
+ * -errno when that could not be found out (-E2BIG: more than IPCX__MAPS_MAX_LINES
+ * mappings). hint is an address where the mapping may be (0 for none): checked first, never
+ * trusted. ipcx__maps_has_file asks the kernel with PROCMAP_QUERY (ipcx__maps_query, which
+ * gives -ENOTTY on kernels before 6.11) and reads the text (ipcx__maps_scan_text) when
+ * it cannot. The file offset must be 0.
  */
 #define IPCX__MAPS_MAX_LINES (1u << 21)
-int ipcx__maps_has_file(int fd, const struct ipcx__file_id *want);
+int ipcx__maps_has_file(int fd, const struct ipcx__file_id *want, uint64_t hint);
+int ipcx__maps_query(int fd, const struct ipcx__file_id *want, uint64_t hint);
+int ipcx__maps_scan_text(int fd, const struct ipcx__file_id *want);
 
 /*
  * Gives the CPU to another runnable thread: a spinner that waits for a peer to finish a

@@ -10,9 +10,18 @@
  * line may be of any length and span any number of reads, and the reader keeps no more than
  * one fixed buffer however long the file is. A big process has thousands of mappings; the
  * scan stops at the first match.
+ *
+ * Formatting that text is slow, though (about 0.65 us per mapping here: 2 ms for a process
+ * with 3000 mappings), so on Linux 6.11 and later the kernel is asked instead, with the
+ * PROCMAP_QUERY ioctl on the same file: first for the mapping at the address the registrant
+ * says it uses (under 1 us whatever the size of the process), then, if that is not it, for
+ * each shared, writable file mapping in turn (a few per process, as a rule). The text is
+ * read only on older kernels.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <string.h>
+#include <sys/ioctl.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -119,7 +128,7 @@ bool ipcx__maps_scan_feed(struct ipcx__maps_scan *s, const char *buf, size_t n)
 	return s->found;
 }
 
-int ipcx__maps_has_file(int fd, const struct ipcx__file_id *want)
+int ipcx__maps_scan_text(int fd, const struct ipcx__file_id *want)
 {
 	struct ipcx__maps_scan s;
 	char buf[8192];
@@ -139,4 +148,82 @@ int ipcx__maps_has_file(int fd, const struct ipcx__file_id *want)
 		if (s.lines > IPCX__MAPS_MAX_LINES)
 			return -E2BIG;
 	}
+}
+
+/*
+ * PROCMAP_QUERY (Linux 6.11): an ioctl on the same maps file that describes one mapping in
+ * binary, found by address, without formatting any text. Defined here from the kernel's
+ * uapi <linux/fs.h>, which the build machine's headers may predate; the kernel takes the
+ * size in the first word, so this first version of the struct stays valid.
+ */
+struct procmap_query {
+	uint64_t size;
+	uint64_t query_flags;                                                     /* in */
+	uint64_t query_addr;                                                      /* in */
+	uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode; /* out */
+	uint32_t dev_major, dev_minor;                                            /* out */
+	uint32_t vma_name_size, build_id_size;                                    /* in/out */
+	uint64_t vma_name_addr, build_id_addr;                                    /* in */
+};
+_Static_assert(sizeof(struct procmap_query) == 104, "the kernel's first version");
+
+#define PROCMAP_QUERY _IOWR('f', 17, struct procmap_query)
+enum {
+	QUERY_VMA_WRITABLE = 0x02,
+	QUERY_VMA_SHARED = 0x08,
+	QUERY_COVERING_OR_NEXT_VMA = 0x10,
+	QUERY_FILE_BACKED_VMA = 0x20,
+};
+
+/*
+ * The first shared, writable, file-backed mapping that covers addr (or, with next, starts
+ * at or after it). Returns 1 when it is one of want, 0 when it is another (*ret_end is then
+ * where it ends), -ENOENT when there is none, -ENOTTY when the kernel has no PROCMAP_QUERY,
+ * or another -errno.
+ */
+static int query(int fd, const struct ipcx__file_id *want, uint64_t addr, bool next,
+                 uint64_t *ret_end)
+{
+	const uint64_t need = QUERY_VMA_WRITABLE | QUERY_VMA_SHARED;
+	struct procmap_query q;
+
+	memset(&q, 0, sizeof(q));
+	q.size = sizeof(q);
+	q.query_addr = addr;
+	/* The kernel skips mappings that lack these flags itself. */
+	q.query_flags = need | QUERY_FILE_BACKED_VMA | (next ? QUERY_COVERING_OR_NEXT_VMA : 0);
+	if (ioctl(fd, PROCMAP_QUERY, &q) < 0)
+		return errno == EINVAL ? -ENOTTY : -errno; /* EINVAL: an older layout */
+	*ret_end = q.vma_end;
+	return (q.vma_flags & need) == need && q.inode == want->ino &&
+	       q.dev_major == major((dev_t)want->dev) && q.dev_minor == minor((dev_t)want->dev);
+}
+
+int ipcx__maps_query(int fd, const struct ipcx__file_id *want, uint64_t hint)
+{
+	uint64_t addr = 0, end = 0;
+	int r;
+
+	if (hint != 0) {
+		r = query(fd, want, hint, false, &end);
+		if (r == 1 || (r < 0 && r != -ENOENT))
+			return r;
+	}
+	/* From the bottom: one call per shared, writable file mapping, until a match. */
+	for (uint64_t i = 0; i <= IPCX__MAPS_MAX_LINES; i++) {
+		r = query(fd, want, addr, true, &end);
+		if (r != 0)
+			return r == -ENOENT ? 0 : r;
+		if (end <= addr)
+			return -EIO; /* no progress: not what the kernel documents */
+		addr = end;
+	}
+	return -E2BIG;
+}
+
+int ipcx__maps_has_file(int fd, const struct ipcx__file_id *want, uint64_t hint)
+{
+	int r = ipcx__maps_query(fd, want, hint);
+
+	return r == -ENOTTY ? ipcx__maps_scan_text(fd, want) : r;
 }

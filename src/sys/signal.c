@@ -48,12 +48,12 @@ static int open_maps(pid_t pid)
  * 0 when it has the file mapped shared and writable, -ENXIO when it has not or when that
  * could not be read, -ESRCH when it turns out to have ended meanwhile. Closes mfd.
  */
-static int maps_verdict(uint64_t id, int mfd, const struct ipcx__file_id *f)
+static int maps_verdict(uint64_t id, int mfd, const struct ipcx__map_proof *f)
 {
 	int r = mfd;
 
 	if (mfd >= 0) {
-		r = ipcx__maps_has_file(mfd, f);
+		r = ipcx__maps_has_file(mfd, &f->file, f->hint);
 		ipcx__close(mfd);
 		if (r == 1)
 			return 0;
@@ -64,7 +64,7 @@ static int maps_verdict(uint64_t id, int mfd, const struct ipcx__file_id *f)
 }
 
 /* Before pidfds (Linux 5.3): a check, then sigqueue; a pid reused in between is a risk. */
-static int send_by_pid(uint64_t id, int signo, uint64_t value, const struct ipcx__file_id *f)
+static int send_by_pid(uint64_t id, int signo, uint64_t value, const struct ipcx__map_proof *f)
 {
 	pid_t pid = ipcx__id_pid(id);
 	union sigval v;
@@ -82,7 +82,7 @@ static int send_by_pid(uint64_t id, int signo, uint64_t value, const struct ipcx
 }
 
 int ipcx__proc_sigqueue(uint64_t id, int signo, uint64_t value,
-                        const struct ipcx__file_id *must_map)
+                        const struct ipcx__map_proof *must_map)
 {
 	pid_t pid = ipcx__id_pid(id);
 	int mfd = -EBADF;
