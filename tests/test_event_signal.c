@@ -99,13 +99,13 @@ struct reg_arg {
 	int expect;
 	pid_t from; /* the setter's pid; 0 for the parent */
 	struct test_barrier *ready, *done;
-	uid_t uid; /* when not 0, the registrant runs as this user (and group) */
+	uid_t uid;    /* when not 0, the registrant runs as this user (and group) */
+	int dumpable; /* then makes itself dumpable again (setuid made it not) */
 };
 
 static int registrant(void *p)
 {
 	const struct reg_arg *a = p;
-	pid_t from = a->from ? a->from : getppid();
 	ipcx_event *ev;
 	siginfo_t si;
 	sigset_t set;
@@ -113,6 +113,8 @@ static int registrant(void *p)
 	die_with_parent();
 	if (a->uid && (setgid(a->uid) < 0 || setuid(a->uid) < 0))
 		return 89;
+	if (a->dumpable && prctl(PR_SET_DUMPABLE, 1) < 0)
+		return 88;
 	sigemptyset(&set);
 	sigaddset(&set, a->signo);
 	sigprocmask(SIG_BLOCK, &set, NULL);
@@ -126,7 +128,8 @@ static int registrant(void *p)
 			return 92;
 		if (si.si_code != SI_QUEUE || (intptr_t)si.si_value.sival_ptr != a->tag)
 			return 93;
-		if (si.si_pid != from)
+		/* Read late: a setter may announce itself in shared memory just before. */
+		if (si.si_pid != (__atomic_load_n(&a->from, __ATOMIC_ACQUIRE) ?: getppid()))
 			return 94;
 	}
 	test_barrier_wait(a->done);
@@ -170,7 +173,7 @@ IPCX_TEST(event_signal, delivery_with_payload)
 {
 	ipcx_event *ev = open_ev("pay", 0);
 	struct reg_arg a = {
-	        "pay", SIGRTMIN + 1, 0x5eed, 2, 0, test_barrier_new(2), test_barrier_new(2), 0};
+	        "pay", SIGRTMIN + 1, 0x5eed, 2, 0, test_barrier_new(2), test_barrier_new(2), 0, 0};
 	struct ipcx_event_signal_stats st;
 	pid_t pid = test_fork(registrant, &a);
 
@@ -199,7 +202,8 @@ IPCX_TEST(event_signal, several_registrants_all_receive)
 	pid_t pid[N];
 
 	for (int i = 0; i < N; i++) {
-		a[i] = (struct reg_arg){"many", SIGRTMIN + i % 3, 1000 + i, 1, 0, ready, done, 0};
+		a[i] = (struct reg_arg){"many", SIGRTMIN + i % 3, 1000 + i, 1, 0, ready, done, 0,
+		                        0};
 		pid[i] = test_fork(registrant, &a[i]);
 	}
 	test_barrier_wait(ready);
@@ -218,8 +222,8 @@ IPCX_TEST(event_signal, killed_registrant_is_reclaimed)
 {
 	ipcx_event *ev = open_ev("dead", 0);
 	struct test_barrier *ready = test_barrier_new(3), *done = test_barrier_new(2);
-	struct reg_arg live = {"dead", SIGRTMIN, 1, 1, 0, ready, done, 0};
-	struct reg_arg doomed = {"dead", SIGRTMIN, 2, 1, 0, ready, test_barrier_new(2), 0};
+	struct reg_arg live = {"dead", SIGRTMIN, 1, 1, 0, ready, done, 0, 0};
+	struct reg_arg doomed = {"dead", SIGRTMIN, 2, 1, 0, ready, test_barrier_new(2), 0, 0};
 	struct ipcx_event_signal_stats st;
 	pid_t lp = test_fork(registrant, &live), dp = test_fork(registrant, &doomed);
 
@@ -248,7 +252,7 @@ IPCX_TEST(event_signal, reused_pid_is_not_signalled)
 {
 	ipcx_event *ev = open_ev("reuse", 0);
 	struct reg_arg a = {"reuse", SIGRTMIN, 7, 0, 0, test_barrier_new(2), test_barrier_new(2),
-	                    0};
+	                    0,       0};
 	struct ipcx_event_signal_stats st;
 	pid_t pid = test_fork(registrant, &a);
 	struct mapped m = map_table("reuse");
@@ -368,7 +372,8 @@ static int set_as_nobody(void *arg)
 IPCX_TEST(event_signal, maps_unreadable_nothing_sent_set_succeeds)
 {
 	ipcx_event *ev = open_ev("perm", 0666);
-	struct reg_arg a = {"perm", SIGRTMIN, 3, 0, 0, test_barrier_new(2), test_barrier_new(2), 0};
+	struct reg_arg a = {"perm", SIGRTMIN, 3, 0, 0, test_barrier_new(2), test_barrier_new(2),
+	                    0,      0};
 	pid_t pid = test_fork(registrant, &a); /* runs as root, like this test */
 
 	test_barrier_wait(a.ready);
@@ -383,9 +388,15 @@ IPCX_TEST(event_signal, maps_unreadable_nothing_sent_set_succeeds)
 IPCX_TEST(event_signal, root_setter_reaches_other_user)
 {
 	ipcx_event *ev = open_ev("users", 0666);
-	struct reg_arg a = {
-	        "users", SIGRTMIN + 3, 0x65534, 2, 0, test_barrier_new(2), test_barrier_new(2),
-	        NOBODY};
+	struct reg_arg a = {"users",
+	                    SIGRTMIN + 3,
+	                    0x65534,
+	                    2,
+	                    0,
+	                    test_barrier_new(2),
+	                    test_barrier_new(2),
+	                    NOBODY,
+	                    0};
 	struct ipcx_event_signal_stats st;
 	pid_t pid = test_fork(registrant, &a);
 
@@ -398,6 +409,66 @@ IPCX_TEST(event_signal, root_setter_reaches_other_user)
 	test_barrier_wait(a.done);
 	cr_expect_eq(test_wait(pid), 0);
 	ipcx_event_close(ev);
+}
+
+/*
+ * Between processes of one unprivileged user: a registrant that changed its uids (as a
+ * daemon dropping root does) is not dumpable, so a setter of the same user without
+ * CAP_SYS_PTRACE may not read its maps and sends it nothing (unverified); once it makes
+ * itself dumpable again, it gets its signal.
+ */
+struct nobody_setter_arg {
+	const char *name;
+	uint64_t sent, unverified;
+	struct reg_arg *reg; /* in shared memory: the setter writes its pid into from */
+};
+
+static int set_as_nobody_expecting(void *arg)
+{
+	struct nobody_setter_arg *a = arg;
+	struct ipcx_event_signal_stats st;
+	ipcx_event *ev;
+
+	die_with_parent();
+	if (setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
+		return 100;
+	if (ipcx_event_open(a->name, 0, 0, &ev) != 0)
+		return 101;
+	__atomic_store_n(&a->reg->from, getpid(), __ATOMIC_RELEASE);
+	if (ipcx_event_pulse(ev) != 0 || ipcx_event_signal_stats(ev, &st) != 0)
+		return 102;
+	if (st.sent != a->sent || st.unverified != a->unverified || st.denied != 0)
+		return 103;
+	ipcx_event_close(ev);
+	return 0;
+}
+
+IPCX_TEST(event_signal, same_user_needs_dumpable_registrant)
+{
+	for (int dumpable = 0; dumpable < 2; dumpable++) {
+		const char *name = dumpable ? "dump1" : "dump0";
+		ipcx_event *ev = open_ev(name, 0666);
+		struct reg_arg *a = test_shared_alloc(sizeof(*a));
+		struct nobody_setter_arg s = {name, (uint64_t)dumpable, (uint64_t)!dumpable, a};
+		pid_t pid;
+
+		*a = (struct reg_arg){name,
+		                      SIGRTMIN + 2,
+		                      7,
+		                      dumpable,
+		                      0,
+		                      test_barrier_new(2),
+		                      test_barrier_new(2),
+		                      NOBODY,
+		                      dumpable};
+		pid = test_fork(registrant, a);
+		test_barrier_wait(a->ready);
+		cr_expect_eq(test_wait(test_fork(set_as_nobody_expecting, &s)), 0, "dumpable %d",
+		             dumpable);
+		test_barrier_wait(a->done);
+		cr_expect_eq(test_wait(pid), 0, "dumpable %d", dumpable);
+		ipcx_event_close(ev);
+	}
 }
 
 /* Removes cap from this process's effective capabilities. */
@@ -442,7 +513,7 @@ IPCX_TEST(event_signal, kill_permission_denied_set_succeeds)
 {
 	ipcx_event *ev = open_ev("kperm", 0666);
 	struct reg_arg a = {"kperm", SIGRTMIN, 3, 0, 0, test_barrier_new(2), test_barrier_new(2),
-	                    NOBODY};
+	                    NOBODY,  0};
 	pid_t pid = test_fork(registrant, &a);
 
 	test_barrier_wait(a.ready);
@@ -541,7 +612,7 @@ IPCX_TEST(event_signal, forged_entries_for_outsiders_get_nothing)
 	ipcx_event *ev = open_ev("forge", 0);
 	struct mapped m = map_table("forge");
 	struct test_barrier *ready = test_barrier_new(3), *done = test_barrier_new(3);
-	struct reg_arg a = {"forge", SIGRTMIN + 1, 11, 1, 0, ready, done, 0};
+	struct reg_arg a = {"forge", SIGRTMIN + 1, 11, 1, 0, ready, done, 0, 0};
 	struct outsider_arg o = {ev, &m, ready, done};
 	struct ipcx_event_signal_stats st;
 	pid_t rp = test_fork(registrant, &a), op = test_fork(outsider, &o), sp = start_sleeper();

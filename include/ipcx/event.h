@@ -132,15 +132,21 @@ IPCX_API int ipcx_event_get_state(ipcx_event *ev, struct ipcx_event_state *ret_s
  *
  * One registration per handle: registering again changes its signal and value. It lasts
  * until ipcx_event_signal_unregister, ipcx_event_close or the process's death (after which
- * its place is freed by the next set or pulse); exec does not end it, since the process
- * lives on, so unregister before exec unless the new program expects the signal. A forked
+ * its place is freed by the next set or pulse). exec does not end it (the process lives on)
+ * but ends delivery: the new program does not map the event, so setters skip it (counted as
+ * unverified) until the process dies; unregister before exec to free the place. A forked
  * child does not inherit it: in the child the copied handle has no registration (closing it
  * leaves the parent's alone), and the child may register its own through it.
  *
  * Only a live registered process receives the signal, never a process that took a dead
- * registrant's pid; and only when the kernel lets the setter signal it (kill(2)'s rules).
- * A set or pulse never fails because of signals: it returns 0 whether each one was queued,
- * refused (EPERM) or dropped; ipcx_event_signal_stats tells the setter which.
+ * registrant's pid; only a process that the setter can show, through /proc/PID/maps, to
+ * have this event mapped shared and writable (so a registration forged by a peer with
+ * write access cannot aim a setter at an outsider); and only when the kernel lets the
+ * setter signal it (kill(2)'s rules). Reading another process's maps needs the same user
+ * and a dumpable process (a process that changed its uids is not dumpable unless it calls
+ * prctl(PR_SET_DUMPABLE, 1)), or CAP_SYS_PTRACE. A set or pulse never fails because of
+ * signals: it returns 0 whether each one was queued, refused (EPERM), not shown to take
+ * part, or dropped; ipcx_event_signal_stats tells the setter which.
  *
  * Returns 0; -EINVAL for a NULL handle or a signo outside SIGRTMIN..SIGRTMAX; -ENOSPC when
  * IPCX_EVENT_MAX_SIGNALS live registrations exist already; -EIDRM when the event was

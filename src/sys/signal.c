@@ -9,12 +9,12 @@
  * checked.
  *
  * When the caller asks for proof that the process maps a file, its /proc/PID/maps is opened
- * after the pidfd and before the identity check, so by the same argument the maps read are
- * those of the process the pidfd names whenever the signal can arrive at all. (The file
- * gives the memory of the process as it is when read; a process that unmapped the file in
- * between was mapping it at the open, as a participant.) Reading another process's maps
- * takes PTRACE_MODE_READ: the same user and a dumpable process, or CAP_SYS_PTRACE. Yama's
- * ptrace_scope limits attaching only, not this.
+ * after the pidfd and before the identity check, so by the same argument the maps consulted
+ * are those of the process the pidfd names whenever the signal can arrive at all. (The
+ * descriptor holds that process's address space as of the open; it shows the mappings as
+ * they are when asked. After an exec the old address space is gone, and it shows none.)
+ * Opening another process's maps takes PTRACE_MODE_READ: the same user and a dumpable
+ * process, or CAP_SYS_PTRACE. Yama's ptrace_scope limits attaching only, not this.
  */
 #define _GNU_SOURCE
 #include <errno.h>
