@@ -172,8 +172,8 @@ struct verdicts {
 };
 
 /* Sends one registration its signal, if its process can be shown to take part. */
-static int send(struct ipcx__evsig_table t, struct verdicts *v, uint64_t self, uint64_t who,
-                int signo, uint64_t value, uint64_t addr)
+static int send_one(struct ipcx__evsig_table t, struct verdicts *v, uint64_t self, uint64_t who,
+                    int signo, uint64_t value, uint64_t addr)
 {
 	struct ipcx__map_proof proof = {t.file, addr};
 	const struct ipcx__map_proof *must_map = &proof;
@@ -216,7 +216,7 @@ void ipcx__evsig_fire(struct ipcx__evsig_table t, struct ipcx__evsig_counts *c)
 		if (r < 0)
 			r = ipcx__proc_alive(who) ? 0 : -ESRCH;
 		else
-			r = send(t, &v, self, who, signo, value, addr);
+			r = send_one(t, &v, self, who, signo, value, addr);
 		if (r == 0 && signo != 0)
 			atomic_fetch_add_explicit(&c->sent, 1, memory_order_relaxed);
 		else if (r == -EPERM)

@@ -622,6 +622,9 @@ IPCX_TEST(event_signal, forged_entries_for_outsiders_get_nothing)
 	oid = ipcx__proc_id_of(op);
 	sid = ipcx__proc_id_of(sp);
 	cr_assert(oid != 0 && sid != 0);
+	/* The real registration says where its process maps the event (the hint). */
+	cr_assert_eq(ipcx__id_pid(atomic_load(&m.e[0].who)), rp);
+	cr_expect_neq(atomic_load(&m.e[0].addr), 0);
 	for (int i = 0; i < 3; i++)
 		forge(&m, 20 + i, oid, SIGRTMIN + 1, 66);
 	for (int i = 0; i < 2; i++)
