@@ -32,6 +32,7 @@
 
 #include "internal/obj.h"
 #include "internal/robust.h"
+#include "internal/source.h"
 #include "internal/wait.h"
 
 #define EVENT_MAGIC 0x31544e45u /* "ENT1" */
@@ -483,4 +484,34 @@ int ipcx_event_get_state(ipcx_event *ev, struct ipcx_event_state *ret_state)
 	}
 	*ret_state = st;
 	return 0;
+}
+
+/* ---- wait-sets and descriptors (internal/source.h) ---- */
+
+static int event_ready(void *h, uint64_t *snap, const struct ipcx_sembuf *ops, size_t nops,
+                       bool consume)
+{
+	ipcx_event *ev = h;
+	uint32_t s;
+
+	(void)ops;
+	(void)nops;
+	if (ipcx__obj_removed(&ev->obj))
+		return -EIDRM;
+	/* Acquire pairs with the release change of seq in set and pulse. */
+	s = atomic_load_explicit(&ev->b->seq, memory_order_acquire);
+	if (!(s & 1) && (s >> 1) == *snap)
+		return 0;
+	if (consume)
+		*snap = s >> 1;
+	return 1;
+}
+
+void ipcx__event_source(ipcx_event *ev, struct ipcx__source *ret)
+{
+	ret->obj = &ev->obj;
+	ret->word = &ev->b->seq;
+	ret->sleepers = &ev->b->sleepers;
+	ret->ready = event_ready;
+	ret->snap = atomic_load_explicit(&ev->b->seq, memory_order_acquire) >> 1;
 }

@@ -27,6 +27,7 @@
 
 #include "internal/obj.h"
 #include "internal/robust.h"
+#include "internal/source.h"
 #include "internal/wait.h"
 
 #define REGION_MAGIC 0x314e4752u /* "RGN1" */
@@ -608,7 +609,8 @@ int ipcx_region_get_state(ipcx_region *r, struct ipcx_region_state *ret_state)
 	st.version = g >> 1;
 	st.writing = g & 1;
 	st.removed = ipcx__obj_removed(&r->obj);
-	st.waiters = atomic_load_explicit(&b->sleepers, memory_order_relaxed);
+	/* The low part: the upper one counts descriptor watchers (internal/wait.h). */
+	st.waiters = atomic_load_explicit(&b->sleepers, memory_order_relaxed) & IPCX__SLEEPERS_MASK;
 	st.last_writer_pid = lw ? ipcx__id_pid(lw) : 0;
 	st.last_write_ns = atomic_load_explicit(&b->last_write_ns, memory_order_relaxed);
 	if (tid != 0) {
@@ -641,4 +643,34 @@ const char *ipcx_region_owner_name(int owner)
 	default:
 		return "?";
 	}
+}
+
+/* ---- wait-sets and descriptors (internal/source.h) ---- */
+
+static int region_ready(void *h, uint64_t *snap, const struct ipcx_sembuf *ops, size_t nops,
+                        bool consume)
+{
+	ipcx_region *r = h;
+	uint64_t v;
+
+	(void)ops;
+	(void)nops;
+	if (ipcx__obj_removed(&r->obj))
+		return -EIDRM;
+	/* Acquire pairs with the publishing store in commit. */
+	v = atomic_load_explicit(&r->b->gen, memory_order_acquire) >> 1;
+	if (v == *snap)
+		return 0;
+	if (consume)
+		*snap = v;
+	return 1;
+}
+
+void ipcx__region_source(ipcx_region *r, uint64_t last_seen, struct ipcx__source *ret)
+{
+	ret->obj = &r->obj;
+	ret->word = &r->b->change;
+	ret->sleepers = &r->b->sleepers;
+	ret->ready = region_ready;
+	ret->snap = last_seen;
 }

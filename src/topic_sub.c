@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "internal/sys.h"
+#include "internal/source.h"
 #include "internal/topic.h"
 
 int ipcx_topic_subscribe(ipcx_topic *t, unsigned flags)
@@ -271,4 +272,32 @@ void ipcx__topic_drop_held(struct ipcx_topic *t)
 		ipcx_topic_abort(t);
 	if (t->peek_len >= 0)
 		ipcx_topic_release(t);
+}
+
+/* ---- wait-sets and descriptors (internal/source.h) ---- */
+
+static int topic_ready(void *h, uint64_t *snap, const struct ipcx_sembuf *ops, size_t nops,
+                       bool consume)
+{
+	struct ipcx_topic *t = h;
+
+	(void)snap;
+	(void)ops;
+	(void)nops;
+	(void)consume;
+	if (ipcx__obj_removed(&t->obj))
+		return -EIDRM;
+	return data_ready(t);
+}
+
+int ipcx__topic_source(ipcx_topic *t, struct ipcx__source *ret)
+{
+	if (!t->subscribed)
+		return -EINVAL;
+	ret->obj = &t->obj;
+	ret->word = &t->b->data_word;
+	ret->sleepers = &t->b->data_sleepers;
+	ret->ready = topic_ready;
+	ret->snap = 0;
+	return 0;
 }

@@ -58,6 +58,30 @@ struct ipcx__waitv {
  */
 int ipcx__futex_waitv(const struct ipcx__waitv *v, unsigned n, ipcx__deadline d);
 
+/* ---- Unix datagram sockets in the abstract namespace (sys/sock.c) ---- */
+
+/*
+ * Makes a non-blocking, close-on-exec datagram socket bound to the abstract name of len
+ * bytes (no NUL needed; at most 107). Returns the descriptor or -errno (-EADDRINUSE).
+ */
+int ipcx__sock_bind(const char *name, size_t len);
+
+/*
+ * Sends one byte to the socket bound to the abstract name, without blocking, from a socket
+ * the process keeps for this. Returns 0, -ECONNREFUSED when no socket has the name,
+ * -EAGAIN when its queue is full, or another -errno.
+ */
+int ipcx__sock_send(const char *name, size_t len);
+
+/* Reads and drops every datagram queued on fd (at most 1024). Returns how many. */
+int ipcx__sock_drain(int fd);
+
+/*
+ * Sleeps until fd is readable or the deadline. Returns 1 when readable, 0 after a signal
+ * (the caller re-checks and calls again), -ETIMEDOUT, or -errno.
+ */
+int ipcx__poll_in(int fd, ipcx__deadline d);
+
 /* ---- processes (sys/proc.c) ---- */
 
 /*

@@ -33,6 +33,14 @@ enum ipcx__wait_mode {
 #define IPCX__SPIN_START_NS 20000
 #define IPCX__SPIN_MAX_NS 200000
 
+/*
+ * A sleepers count has two parts: the low 20 bits count threads asleep on the futex word,
+ * the bits above count armed descriptor watchers of the word (internal/watch.h). A waker
+ * reads the whole count once, as before: zero still means no system call of any kind.
+ */
+#define IPCX__WATCH_ONE (1u << 20)
+#define IPCX__SLEEPERS_MASK (IPCX__WATCH_ONE - 1)
+
 /* Per-handle, process-local state of the policy. */
 struct ipcx__spin {
 	uint32_t mode; /* enum ipcx__wait_mode */
@@ -54,7 +62,8 @@ int ipcx__wait(struct ipcx__spin *sp, _Atomic uint32_t *word, uint32_t expected,
 /*
  * Wakes up to n sleepers on word after the caller changed it. The change must be visible
  * before the sleeper count is read: this issues the full fence that pairs with the
- * sleeper's increment (a store-load ordering neither release nor acquire gives).
+ * sleeper's increment (a store-load ordering neither release nor acquire gives). Armed
+ * descriptor watchers of word are sent their datagram too.
  */
 void ipcx__wake(_Atomic uint32_t *word, _Atomic uint32_t *sleepers, int n);
 

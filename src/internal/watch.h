@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Descriptor watchers: how a futex word of an object makes a file descriptor in any process
+ * readable. docs/waiting.md has the long version and why this mechanism was chosen.
+ *
+ * A watcher owns a Unix datagram socket bound to an abstract name made of its process
+ * identity and a nonce ("ipcx.w.<identity>.<nonce>"), and an entry in the watch table of
+ * every object it watches (layout.h), naming its socket and the futex word it watches.
+ * Arming an entry adds IPCX__WATCH_ONE to that word's sleepers count and marks the entry
+ * ARMED, then re-checks the condition; a waker that changed the condition issues a full
+ * fence, reads the count (as it does anyway to skip the futex call when nobody sleeps) and,
+ * only when the watcher part is not zero, moves each ARMED entry of that word to FIRED and
+ * sends its socket one byte. So a waker makes no system call unless a watcher is armed, and
+ * one datagram per arming at most.
+ */
+#ifndef IPCX_INTERNAL_WATCH_H
+#define IPCX_INTERNAL_WATCH_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "layout.h"
+
+/* The longest watcher socket name: "ipcx.w." 16 hex digits "." 8 hex digits. */
+#define IPCX__WATCH_NAME_MAX 40
+
+/* Formats the socket name of (who, nonce); returns its length. */
+int ipcx__watch_name(char *buf, uint64_t who, uint32_t nonce);
+
+static inline struct ipcx__watch_table *ipcx__watch_table(struct ipcx__hdr *h)
+{
+	return (struct ipcx__watch_table *)((char *)h + IPCX__WATCH_OFFSET);
+}
+
+/* Tells the registry that [hdr, hdr + size) maps an object (obj.c, on open and close). */
+void ipcx__watch_map_add(struct ipcx__hdr *hdr, uint64_t size);
+void ipcx__watch_map_del(struct ipcx__hdr *hdr);
+
+/*
+ * The waker's half: sleepers (the count of word) has a watcher part; find the object word
+ * lies in among this process's mappings, and fire the ARMED entries that watch it.
+ */
+void ipcx__watch_fire(_Atomic uint32_t *word, _Atomic uint32_t *sleepers);
+
+/*
+ * Fires the ARMED entries of the table in hdr that watch the word at offset off (every
+ * entry when all is set), sending each one's socket a byte; sleepers (may be NULL) loses
+ * IPCX__WATCH_ONE per entry fired. A socket that is gone with its process frees its entry.
+ */
+void ipcx__watch_fire_hdr(struct ipcx__hdr *hdr, uint32_t off, _Atomic uint32_t *sleepers,
+                          bool all);
+
+/*
+ * Takes a free entry (or a dead process's) for (who, nonce) watching the word at off.
+ * Returns its index, or -EUSERS when all IPCX__WATCH_MAX are taken by live processes.
+ */
+int ipcx__watch_claim(struct ipcx__hdr *hdr, uint64_t who, uint32_t nonce, uint32_t off);
+
+/* True while entry i is still (who, nonce)'s: a peer may have scribbled over it. */
+bool ipcx__watch_mine(struct ipcx__hdr *hdr, int i, uint64_t who, uint32_t nonce);
+
+/*
+ * Arms entry i (the caller re-checks its condition afterwards: the full fence that pairs
+ * with the waker's is issued here). Returns true when it was not armed before.
+ */
+bool ipcx__watch_arm(struct ipcx__hdr *hdr, int i, _Atomic uint32_t *sleepers);
+
+/* Disarms entry i and gives it back. */
+void ipcx__watch_release(struct ipcx__hdr *hdr, int i, _Atomic uint32_t *sleepers);
+
+#endif
