@@ -5,9 +5,9 @@
  * A blocking wait registers in every member's sleepers count, reads every member's futex
  * word, checks every member's condition, and sleeps in futex_waitv on the words: a waker
  * of any member either changed its word (the kernel sees it differ) or was seen by the
- * check. A descriptor is a datagram socket registered in each member object's watch table
+ * check. A descriptor is a FIFO registered in each member object's watch table
  * (internal/watch.h); arming a member adds a watcher to its sleepers count, and the waker
- * sends the socket a byte.
+ * writes the FIFO a byte.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,7 +29,8 @@ struct member {
 	struct ipcx_sembuf *ops; /* a semset member's operation (a copy) */
 	size_t nops;
 	void *cookie;
-	int watch; /* the member's entry in its object's watch table, -1 when none */
+	int watch;    /* the member's entry in its object's watch table, -1 when none */
+	bool drained; /* the descriptor was drained since the entry was seen FIRED */
 };
 
 struct ipcx_waitset {
@@ -39,6 +40,8 @@ struct ipcx_waitset {
 	int fd;       /* the descriptor, -1 until asked for */
 	uint32_t nonce;
 	bool has_semset;
+	bool poked;   /* we sent ourselves a datagram not drained yet */
+	bool skipped; /* the last drain was skipped (see drain) */
 	struct ipcx__spin spin;
 };
 
@@ -88,8 +91,15 @@ void ipcx_waitset_destroy(ipcx_waitset *ws)
 			unwatch(ws, &ws->m[i]);
 		free(ws->m[i].ops);
 	}
-	if (ws->fd >= 0)
+	if (ws->fd >= 0) {
+		char name[IPCX__WATCH_NAME_MAX];
+
+		if (mine(ws)) {
+			ipcx__watch_name(name, ws->who, ws->nonce);
+			ipcx__fifo_unlink(name);
+		}
 		ipcx__close(ws->fd);
+	}
 	free(ws->m);
 	free(ws);
 }
@@ -112,13 +122,38 @@ static int check(struct member *m, bool consume)
 	return m->src.ready(m->h, &m->snap, m->ops, m->nops, consume);
 }
 
-/* Sends our own socket a byte: the descriptor becomes readable now. */
+/* Writes our own FIFO a byte: the descriptor becomes readable now. */
 static void poke_self(ipcx_waitset *ws)
 {
-	char name[IPCX__WATCH_NAME_MAX];
-	int len = ipcx__watch_name(name, ws->who, ws->nonce);
+	ipcx__fifo_poke(ws->fd);
+	ws->poked = true;
+}
 
-	ipcx__sock_send(name, (size_t)len);
+/*
+ * Empties the descriptor, skipping the system call when no datagram can be queued for us:
+ * nothing poked, and no entry fired since we last drained. A datagram that arrives late (a
+ * waker that fired our entry and sent after our drain) or from some other process is
+ * taken by the next drain, which never skips twice in a row: at most one spurious
+ * readiness.
+ */
+static void drain(ipcx_waitset *ws)
+{
+	bool need = ws->poked || ws->skipped;
+
+	for (unsigned i = 0; i < ws->n && !need; i++) {
+		struct member *m = &ws->m[i];
+
+		need = m->watch >= 0 && !m->drained &&
+		       atomic_load_explicit(&ipcx__watch_table(m->src.obj->hdr)->w[m->watch].state,
+		                            memory_order_relaxed) != IPCX__WATCH_ARMED;
+	}
+	ws->skipped = !need;
+	if (!need)
+		return;
+	ipcx__fifo_drain(ws->fd);
+	ws->poked = false;
+	for (unsigned i = 0; i < ws->n; i++)
+		ws->m[i].drained = true;
 }
 
 static int watch(ipcx_waitset *ws, struct member *m)
@@ -136,24 +171,26 @@ static int watch(ipcx_waitset *ws, struct member *m)
 /* Arms the member's entry; the caller checks the condition afterwards. */
 static void arm(ipcx_waitset *ws, struct member *m)
 {
-	if (m->watch >= 0 && ipcx__watch_mine(m->src.obj->hdr, m->watch, ws->who, ws->nonce))
-		ipcx__watch_arm(m->src.obj->hdr, m->watch, m->src.sleepers);
+	if (m->watch >= 0 && ipcx__watch_mine(m->src.obj->hdr, m->watch, ws->who, ws->nonce) &&
+	    ipcx__watch_arm(m->src.obj->hdr, m->watch, m->src.sleepers))
+		m->drained = false;
 }
 
-/* Makes the socket and registers every member. */
+/* Makes the FIFO and registers every member. */
 static int make_fd(ipcx_waitset *ws)
 {
 	char name[IPCX__WATCH_NAME_MAX];
-	int fd = -EADDRINUSE, r;
+	int fd = -EEXIST, r;
 
 	/* The nonce starts from the clock so that a process that execs (same identity) does
 	 * not reuse its earlier image's names; a clash is retried with the next one. */
 	if (atomic_load_explicit(&next_nonce, memory_order_relaxed) == 0)
 		atomic_store_explicit(&next_nonce, (uint32_t)ipcx__now_ns() | 1,
 		                      memory_order_relaxed);
-	for (int i = 0; i < 16 && fd == -EADDRINUSE; i++) {
+	for (int i = 0; i < 16 && fd == -EEXIST; i++) {
 		ws->nonce = atomic_fetch_add_explicit(&next_nonce, 1, memory_order_relaxed);
-		fd = ipcx__sock_bind(name, (size_t)ipcx__watch_name(name, ws->who, ws->nonce));
+		ipcx__watch_name(name, ws->who, ws->nonce);
+		fd = ipcx__fifo_make(name);
 	}
 	if (fd < 0)
 		return fd;
@@ -163,6 +200,7 @@ static int make_fd(ipcx_waitset *ws)
 		if (r < 0) {
 			for (unsigned k = 0; k < i; k++)
 				unwatch(ws, &ws->m[k]);
+			ipcx__fifo_unlink(name);
 			ipcx__close(fd);
 			ws->fd = -1;
 			return r;
@@ -433,7 +471,7 @@ static int sleep_fd(ipcx_waitset *ws, struct ipcx_waitset_ready *ret, size_t cap
 			return r;
 	}
 	for (;;) {
-		ipcx__sock_drain(ws->fd);
+		drain(ws);
 		arm_all(ws);
 		k = collect(ws, ret, cap);
 		if (k)
@@ -457,7 +495,7 @@ int ipcx_waitset_wait(ipcx_waitset *ws, struct ipcx_waitset_ready *ret, size_t c
 	if (!mine(ws))
 		return -ECHILD;
 	if (ws->fd >= 0)
-		ipcx__sock_drain(ws->fd);
+		drain(ws);
 	k = collect(ws, ret, cap);
 	if (k)
 		return k;
@@ -475,7 +513,7 @@ int ipcx_waitset_wait(ipcx_waitset *ws, struct ipcx_waitset_ready *ret, size_t c
 	}
 	/* Nothing ready: a descriptor is left drained and armed. */
 	if (ws->fd >= 0) {
-		ipcx__sock_drain(ws->fd);
+		drain(ws);
 		if (arm_all(ws) && (k = collect(ws, ret, cap)) > 0)
 			return k;
 	}
@@ -534,7 +572,7 @@ static int handle_rearm(struct ipcx__obj *obj)
 	if (!ws || !mine(ws) || ws->n != 1)
 		return -EINVAL;
 	m = &ws->m[0];
-	ipcx__sock_drain(ws->fd);
+	drain(ws);
 	r = check(m, true);
 	if (r != 0)
 		return r;

@@ -10,10 +10,10 @@
 
 int ipcx__watch_name(char *buf, uint64_t who, uint32_t nonce)
 {
-	/* Always this fixed form: whatever a peer writes into an entry, a waker can only ever
-	 * send to a name of an ipcx watcher socket. */
-	return snprintf(buf, IPCX__WATCH_NAME_MAX, "ipcx.w.%016llx.%08x", (unsigned long long)who,
-	                (unsigned)nonce);
+	/* Always this fixed form, in the namespace directory: whatever a peer writes into an
+	 * entry, a waker can only ever write to an ipcx watcher's FIFO. */
+	return snprintf(buf, IPCX__WATCH_NAME_MAX, IPCX__FIFO_PREFIX "%016llx.%08x",
+	                (unsigned long long)who, (unsigned)nonce);
 }
 
 /*
@@ -108,8 +108,8 @@ static uint32_t table_limit(struct ipcx__watch_table *t)
 	return lim > IPCX__WATCH_MAX ? IPCX__WATCH_MAX : lim; /* a hint: bound it */
 }
 
-/* Frees an entry whose owner died (its socket went with it): CAS, so a new owner that took
- * the entry meanwhile keeps it. */
+/* Frees an entry whose owner died: CAS, so a new owner that took the entry meanwhile keeps
+ * it. Its FIFO, if it was left behind (a SIGKILL), goes too. */
 static void reclaim_dead(struct ipcx__watch *e, uint64_t who)
 {
 	if (who == 0 || ipcx__proc_alive(who))
@@ -130,7 +130,6 @@ void ipcx__watch_fire_hdr(struct ipcx__hdr *hdr, uint32_t off, _Atomic uint32_t 
 		uint32_t st = IPCX__WATCH_ARMED;
 		uint64_t who;
 		uint32_t nonce;
-		int len;
 
 		/* Acquire pairs with the owner's seq_cst store of ARMED: who, nonce and word
 		 * were written before it. Each field is read once. */
@@ -147,8 +146,8 @@ void ipcx__watch_fire_hdr(struct ipcx__hdr *hdr, uint32_t off, _Atomic uint32_t 
 			continue;
 		if (sleepers)
 			atomic_fetch_sub_explicit(sleepers, IPCX__WATCH_ONE, memory_order_relaxed);
-		len = ipcx__watch_name(name, who, nonce);
-		if (ipcx__sock_send(name, (size_t)len) == -ECONNREFUSED)
+		ipcx__watch_name(name, who, nonce);
+		if (ipcx__fifo_send(name) == -ECONNREFUSED)
 			reclaim_dead(e, who);
 	}
 }

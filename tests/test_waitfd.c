@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <ipcx/ipcx.h>
@@ -69,16 +68,13 @@ static bool poll_readable(int fd, int ms)
 	return poll(&p, 1, ms) == 1 && (p.revents & POLLIN);
 }
 
-/* Datagrams queued on a descriptor, without taking them (MSG_PEEK of each is not
- * possible, so they are taken: the caller re-arms afterwards anyway). */
-static int take_datagrams(int fd)
+/* Bytes queued on a descriptor (one per wake-up sent to it), taken. */
+static int take_bytes(int fd)
 {
-	char b[8];
-	int n = 0;
+	char b[64];
+	ssize_t n = read(fd, b, sizeof(b));
 
-	while (recv(fd, b, sizeof(b), MSG_DONTWAIT) > 0)
-		n++;
-	return n;
+	return n < 0 ? 0 : (int)n;
 }
 
 /* What the notifier child does, by kind. */
@@ -287,13 +283,13 @@ IPCX_TEST(waitfd, wakers_send_once_and_nothing_unwatched)
 	cr_assert_eq(ipcx_chan_fd_rearm(c), 0);
 	cr_assert_eq(watchers(c), 1);
 	cr_assert_eq(atomic_load(&entry(c, 0)->state), IPCX__WATCH_ARMED);
-	/* Three sends: one datagram, from the first; then the entry is fired and the count
+	/* Three sends: one byte, from the first; then the entry is fired and the count
 	 * is zero again, so the next two make no system call for the watcher. */
 	for (int i = 0; i < 3; i++)
 		cr_assert_eq(ipcx_chan_send(tx, "b", 1, 0), 0);
 	cr_assert_eq(atomic_load(&entry(c, 0)->state), IPCX__WATCH_FIRED);
 	cr_assert_eq(watchers(c), 0);
-	cr_assert_eq(take_datagrams(fd), 1);
+	cr_assert_eq(take_bytes(fd), 1);
 	/* Closing the handle gives the entry back. */
 	ipcx_chan_close(c);
 	cr_assert_eq(atomic_load(&entry(tx, 0)->who), 0);
@@ -313,26 +309,72 @@ static int arm_and_hang(void *arg)
 		pause();
 }
 
+static int count_watcher_files(void)
+{
+	char cmd[512];
+	FILE *f;
+	int n = -1;
+
+	snprintf(cmd, sizeof(cmd), "ls -A '%s' | grep -c '^~ipcx-w\\.'", test_dir());
+	f = popen(cmd, "r");
+	cr_assert(f);
+	cr_assert_eq(fscanf(f, "%d", &n), 1);
+	pclose(f);
+	return n;
+}
+
+static int count_objects(const struct ipcx_info *info, void *arg)
+{
+	(void)info;
+	++*(int *)arg;
+	return 0;
+}
+
 IPCX_TEST(waitfd, killed_watcher_is_reclaimed)
 {
 	ipcx_chan *c = open_chan("c");
 	pid_t pid = test_fork(arm_and_hang, NULL);
 	char buf[4];
-	int fd;
+	int fd, n = 0;
 
 	/* Until the child has armed. */
 	for (int i = 0; i < 1000 && watchers(c) == 0; i++)
 		usleep(10000);
 	cr_assert_eq(watchers(c), 1);
+	cr_assert_eq(count_watcher_files(), 1);
+	cr_assert_eq(ipcx_foreach(count_objects, &n), 0);
+	cr_assert_eq(n, 1, "a watcher's FIFO is not an object");
 	test_kill(pid);
-	/* The next send finds the socket gone with its process: no error, the entry freed. */
+	/* The next send fires the dead watcher's entry once, and no more. */
 	cr_assert_eq(ipcx_chan_send(c, "m", 1, 0), 0);
 	cr_assert_eq(watchers(c), 0);
-	cr_assert_eq(atomic_load(&entry(c, 0)->who), 0);
+	cr_assert_eq(atomic_load(&entry(c, 0)->state), IPCX__WATCH_FIRED);
 	cr_assert_eq(ipcx_chan_recv(c, buf, sizeof(buf), 0), 1);
+	/* Its FIFO goes with ipcx_gc, as a dead creator's temporary file does. */
+	cr_assert_eq(ipcx_gc(false, NULL, NULL), 1);
+	cr_assert_eq(count_watcher_files(), 0);
 	/* And descriptors still work. */
 	fd = ipcx_chan_fd(c);
 	cr_assert_geq(fd, 0);
+	cr_assert_eq(ipcx_chan_fd_rearm(c), 0);
+	cr_assert_eq(ipcx_chan_send(c, "m", 1, 0), 0);
+	cr_assert(poll_readable(fd, 10000));
+	ipcx_chan_close(c);
+	cr_assert_eq(count_watcher_files(), 0, "close removes the FIFO");
+}
+
+IPCX_TEST(waitfd, full_table_reclaims_dead_entries)
+{
+	ipcx_chan *c = open_chan("c");
+	struct ipcx__watch_table *t = ipcx__watch_table(c->obj.hdr);
+	int fd;
+
+	/* Every entry taken by a process that is gone (pid 1's identity with a start time
+	 * that is not its own). */
+	for (int i = 0; i < IPCX__WATCH_MAX; i++)
+		atomic_store(&t->w[i].who, ((uint64_t)12345 << IPCX__PID_BITS) | 1);
+	fd = ipcx_chan_fd(c);
+	cr_assert_geq(fd, 0, "%s", ipcx_errname(fd));
 	cr_assert_eq(ipcx_chan_fd_rearm(c), 0);
 	cr_assert_eq(ipcx_chan_send(c, "m", 1, 0), 0);
 	cr_assert(poll_readable(fd, 10000));

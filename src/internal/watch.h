@@ -3,14 +3,14 @@
  * Descriptor watchers: how a futex word of an object makes a file descriptor in any process
  * readable. docs/waiting.md has the long version and why this mechanism was chosen.
  *
- * A watcher owns a Unix datagram socket bound to an abstract name made of its process
- * identity and a nonce ("ipcx.w.<identity>.<nonce>"), and an entry in the watch table of
- * every object it watches (layout.h), naming its socket and the futex word it watches.
+ * A watcher owns a FIFO in the namespace directory named from its process identity and a
+ * nonce ("~ipcx-w.<identity>.<nonce>"), open read-write, and an entry in the watch table of
+ * every object it watches (layout.h), naming its FIFO and the futex word it watches.
  * Arming an entry adds IPCX__WATCH_ONE to that word's sleepers count and marks the entry
  * ARMED, then re-checks the condition; a waker that changed the condition issues a full
  * fence, reads the count (as it does anyway to skip the futex call when nobody sleeps) and,
  * only when the watcher part is not zero, moves each ARMED entry of that word to FIRED and
- * sends its socket one byte. So a waker makes no system call unless a watcher is armed, and
+ * writes its FIFO one byte. So a waker makes no system call unless a watcher is armed, and
  * one datagram per arming at most.
  */
 #ifndef IPCX_INTERNAL_WATCH_H
@@ -21,11 +21,12 @@
 #include <stdint.h>
 
 #include "layout.h"
+#include "sys.h"
 
-/* The longest watcher socket name: "ipcx.w." 16 hex digits "." 8 hex digits. */
-#define IPCX__WATCH_NAME_MAX 40
+/* The longest watcher FIFO name: the prefix, 16 hex digits, ".", 8 hex digits. */
+#define IPCX__WATCH_NAME_MAX IPCX__FIFO_NAME_MAX
 
-/* Formats the socket name of (who, nonce); returns its length. */
+/* Formats the FIFO name of (who, nonce); returns its length. */
 int ipcx__watch_name(char *buf, uint64_t who, uint32_t nonce);
 
 static inline struct ipcx__watch_table *ipcx__watch_table(struct ipcx__hdr *h)
@@ -46,7 +47,7 @@ void ipcx__watch_fire(_Atomic uint32_t *word, _Atomic uint32_t *sleepers);
 /*
  * Fires the ARMED entries of the table in hdr that watch the word at offset off (every
  * entry when all is set), sending each one's socket a byte; sleepers (may be NULL) loses
- * IPCX__WATCH_ONE per entry fired. A socket that is gone with its process frees its entry.
+ * IPCX__WATCH_ONE per entry fired. A FIFO that is gone with its process frees its entry.
  */
 void ipcx__watch_fire_hdr(struct ipcx__hdr *hdr, uint32_t off, _Atomic uint32_t *sleepers,
                           bool all);
