@@ -40,7 +40,7 @@ struct ipcx_waitset {
 	int fd;       /* the descriptor, -1 until asked for */
 	uint32_t nonce;
 	bool has_semset;
-	bool poked;   /* we sent ourselves a datagram not drained yet */
+	bool poked;   /* we wrote ourselves a byte not drained yet */
 	bool skipped; /* the last drain was skipped (see drain) */
 	struct ipcx__spin spin;
 };
@@ -85,7 +85,7 @@ void ipcx_waitset_destroy(ipcx_waitset *ws)
 {
 	if (!ws)
 		return;
-	/* A forked child's copy: the entries and the socket's name are its parent's. */
+	/* A forked child's copy: the entries and the FIFO's name are its parent's. */
 	for (unsigned i = 0; i < ws->n; i++) {
 		if (mine(ws))
 			unwatch(ws, &ws->m[i]);
@@ -130,8 +130,8 @@ static void poke_self(ipcx_waitset *ws)
 }
 
 /*
- * Empties the descriptor, skipping the system call when no datagram can be queued for us:
- * nothing poked, and no entry fired since we last drained. A datagram that arrives late (a
+ * Empties the descriptor, skipping the system call when no byte can be queued for us:
+ * nothing poked, and no entry fired since we last drained. A byte that arrives late (a
  * waker that fired our entry and sent after our drain) or from some other process is
  * taken by the next drain, which never skips twice in a row: at most one spurious
  * readiness.

@@ -139,7 +139,7 @@ void ipcx__watch_fire_hdr(struct ipcx__hdr *hdr, uint32_t off, _Atomic uint32_t 
 			continue;
 		who = atomic_load_explicit(&e->who, memory_order_relaxed);
 		nonce = atomic_load_explicit(&e->nonce, memory_order_relaxed);
-		/* Only the CAS's winner sends: one datagram per arming. */
+		/* Only the CAS's winner writes: one byte per arming. */
 		if (!atomic_compare_exchange_strong_explicit(&e->state, &st, IPCX__WATCH_FIRED,
 		                                             memory_order_acq_rel,
 		                                             memory_order_relaxed))

@@ -28,12 +28,14 @@
  * instead (the mechanism below).
  *
  * Descriptors. ipcx_waitset_fd, and ipcx_<kind>_fd for a single handle, give a descriptor
- * that becomes readable when the condition holds, once armed. It is a Unix datagram socket
- * in the abstract namespace, bound to a name of the form "ipcx.w.<process identity>.<n>";
+ * that becomes readable when the condition holds, once armed. It is a FIFO in the namespace
+ * directory, named "~ipcx-w.<process identity>.<n>" (no object name can start with '~');
  * the object's header records it in a table of at most IPCX_WAITSET_MAX_WATCHERS entries
  * per object, and a process that makes the condition true (a send, a set, a commit ...)
- * sends it one byte, but only when an armed watcher is registered: with none, the waker
- * makes no system call (it reads the same count it reads anyway). Rules:
+ * writes it one byte, but only when an armed watcher is registered: with none, the waker
+ * makes no system call (it reads the same count it reads anyway). A FIFO rather than a
+ * Unix datagram socket because its wake-up is 5-7 us cheaper here (docs/waiting.md).
+ * Rules:
  *   - creating the descriptor arms it, and if the condition holds already it is readable
  *     at once;
  *   - the descriptor stays readable until re-armed. Re-arming (ipcx_waitset_wait, any
@@ -41,18 +43,17 @@
  *     0) drains it and arms it again. A re-arm that finds the condition true reports it (a
  *     count, or 1) instead: act on it, then re-arm again. So the loop is: wait for
  *     readable, do the work until the try fails with -EAGAIN, re-arm until it returns 0;
- *   - it may be readable spuriously (a condition that went away, a datagram from some
- *     other process: the abstract namespace has no permissions); it never stays
+ *   - it may be readable spuriously (a condition that went away, another receiver that
+ *     was faster, a byte from some other process: the FIFO is writable by all); it never stays
  *     unreadable while the condition holds after a re-arm returned 0;
  *   - removal of a member's object makes it readable, and re-arming reports -EIDRM;
  *   - it belongs to the handle or wait-set: closing that closes it. Do not close it
  *     yourself. It is close-on-exec; a forked child's copy is not armed for the child (the
- *     datagrams go to the socket both share): in a child, ipcx_<kind>_fd makes a new one,
+ *     entries name the parent): in a child, ipcx_<kind>_fd makes a new one,
  *     and a wait-set created in the parent fails with -ECHILD;
- *   - a watcher process that dies leaves entries that the next waker or the next watcher
- *     that needs an entry reclaims (one failed send, at most, per entry);
- *   - processes must share the network namespace for the abstract socket names (as they
- *     share the pid namespace for ipcx's liveness checks).
+ *   - a watcher process that dies leaves entries, fired at most once more each, that the
+ *     next watcher that needs an entry reclaims, and its FIFO, which ipcx_gc removes;
+ *   - processes must share the namespace directory (as they must to share objects).
  *
  * Handles: a wait-set is used by one thread at a time (it is process-local state); its
  * member handles must stay open while they are members. ipcx_<kind>_fd and
@@ -148,7 +149,7 @@ IPCX_API int ipcx_waitset_wait(ipcx_waitset *ws, struct ipcx_waitset_ready *ret,
 /*
  * The wait-set's descriptor, made (and armed) on the first call: readable when a member is
  * ready (see the rules at the top). Returns the descriptor, -EINVAL, -ECHILD, -EUSERS (an
- * object's watcher table is full), or the -errno of socket/bind (-EMFILE ...).
+ * object's watcher table is full), or the -errno of making the FIFO (-EMFILE, -EACCES ...).
  */
 IPCX_API int ipcx_waitset_fd(ipcx_waitset *ws);
 
@@ -164,7 +165,8 @@ IPCX_API int ipcx_waitset_set_wait(ipcx_waitset *ws, unsigned mode);
  *   ipcx_region_fd      ipcx_region_wait_change with the version when the descriptor was
  *                       made, then with the last_seen given to ipcx_region_fd_rearm.
  * Made and armed on the first call; later calls return the same descriptor. Returns it, or
- * -EINVAL, -EUSERS (the object's watcher table is full), -EIDRM, the -errno of socket/bind.
+ * -EINVAL, -EUSERS (the object's watcher table is full), -EIDRM, the -errno of making the
+ * FIFO.
  * The descriptor is closed by the handle's close.
  *
  * ipcx_<kind>_fd_rearm drains the descriptor and arms it again, unless the condition holds:

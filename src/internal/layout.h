@@ -43,16 +43,16 @@ struct ipcx__hdr {
  * page and a half that was unused (zero) in layout v1, so old files simply have no
  * watchers. A process that wants a file descriptor to become readable when one of the
  * object's futex words changes registers an entry; a waker of that word that sees the
- * watcher part of the word's sleepers count scans the table and sends a datagram to every
- * armed entry's socket. Every field is read once and bounded by wakers: a peer that
- * scribbles here can at worst cause spurious datagrams to ipcx watcher sockets.
+ * watcher part of the word's sleepers count scans the table and writes a byte to every
+ * armed entry's FIFO. Every field is read once and bounded by wakers: a peer that
+ * scribbles here can at worst cause spurious bytes in ipcx watcher FIFOs.
  */
 #define IPCX__WATCH_MAX 64
 enum { IPCX__WATCH_IDLE = 0, IPCX__WATCH_ARMED = 1, IPCX__WATCH_FIRED = 2 };
 
 struct ipcx__watch {
 	_Atomic uint64_t who;   /* the watching process's identity; 0: free */
-	_Atomic uint32_t nonce; /* with who, names the watcher's socket */
+	_Atomic uint32_t nonce; /* with who, names the watcher's FIFO */
 	_Atomic uint32_t state; /* IPCX__WATCH_* */
 	_Atomic uint32_t word;  /* the watched futex word: its offset from the header */
 	uint32_t pad[3];

@@ -63,7 +63,7 @@ int ipcx__wait(struct ipcx__spin *sp, _Atomic uint32_t *word, uint32_t expected,
  * Wakes up to n sleepers on word after the caller changed it. The change must be visible
  * before the sleeper count is read: this issues the full fence that pairs with the
  * sleeper's increment (a store-load ordering neither release nor acquire gives). Armed
- * descriptor watchers of word are sent their datagram too.
+ * descriptor watchers of word are written their byte too.
  */
 void ipcx__wake(_Atomic uint32_t *word, _Atomic uint32_t *sleepers, int n);
 

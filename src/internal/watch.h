@@ -11,7 +11,7 @@
  * fence, reads the count (as it does anyway to skip the futex call when nobody sleeps) and,
  * only when the watcher part is not zero, moves each ARMED entry of that word to FIRED and
  * writes its FIFO one byte. So a waker makes no system call unless a watcher is armed, and
- * one datagram per arming at most.
+ * one byte per arming at most.
  */
 #ifndef IPCX_INTERNAL_WATCH_H
 #define IPCX_INTERNAL_WATCH_H
@@ -46,7 +46,7 @@ void ipcx__watch_fire(_Atomic uint32_t *word, _Atomic uint32_t *sleepers);
 
 /*
  * Fires the ARMED entries of the table in hdr that watch the word at offset off (every
- * entry when all is set), sending each one's socket a byte; sleepers (may be NULL) loses
+ * entry when all is set), writing each one's FIFO a byte; sleepers (may be NULL) loses
  * IPCX__WATCH_ONE per entry fired. A FIFO that is gone with its process frees its entry.
  */
 void ipcx__watch_fire_hdr(struct ipcx__hdr *hdr, uint32_t off, _Atomic uint32_t *sleepers,
