@@ -371,6 +371,18 @@ static int chan_ready(void *h, uint64_t *snap, const struct ipcx_sembuf *ops, si
 	return data_ready(c);
 }
 
+static bool chan_stuck(void *h)
+{
+	return !data_ready(h) && stuck(h);
+}
+
+/* What a blocked receive does at the end of a slice. */
+static void chan_recover(void *h)
+{
+	if (ipcx__chan_recover(h, IPCX_MAX_ATTACH))
+		ipcx__chan_reclaim(h, false);
+}
+
 void ipcx__chan_source(ipcx_chan *c, struct ipcx__source *ret)
 {
 	ret->obj = &c->obj;
@@ -378,4 +390,6 @@ void ipcx__chan_source(ipcx_chan *c, struct ipcx__source *ret)
 	ret->sleepers = &c->b->data_sleepers;
 	ret->ready = chan_ready;
 	ret->snap = 0;
+	ret->stuck = chan_stuck;
+	ret->recover = chan_recover;
 }

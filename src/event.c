@@ -513,5 +513,7 @@ void ipcx__event_source(ipcx_event *ev, struct ipcx__source *ret)
 	ret->word = &ev->b->seq;
 	ret->sleepers = &ev->b->sleepers;
 	ret->ready = event_ready;
+	ret->stuck = NULL;
+	ret->recover = NULL;
 	ret->snap = atomic_load_explicit(&ev->b->seq, memory_order_acquire) >> 1;
 }

@@ -672,5 +672,7 @@ void ipcx__region_source(ipcx_region *r, uint64_t last_seen, struct ipcx__source
 	ret->word = &r->b->change;
 	ret->sleepers = &r->b->sleepers;
 	ret->ready = region_ready;
+	ret->stuck = NULL;
+	ret->recover = NULL;
 	ret->snap = last_seen;
 }

@@ -881,5 +881,7 @@ void ipcx__semset_source(ipcx_semset *s, struct ipcx__source *ret)
 	ret->word = &s->b->change;
 	ret->sleepers = &s->b->change_sleepers;
 	ret->ready = semset_ready;
+	ret->stuck = NULL;
+	ret->recover = NULL;
 	ret->snap = 0;
 }

@@ -290,6 +290,27 @@ static int topic_ready(void *h, uint64_t *snap, const struct ipcx_sembuf *ops, s
 	return data_ready(t);
 }
 
+/* The record at the cursor is a loan: its publisher may have died with it. */
+static bool topic_stuck(void *h)
+{
+	struct ipcx_topic *t = h;
+	uint64_t ctl;
+
+	/* Relaxed: a hint; settle reads the header again. */
+	ctl = atomic_load_explicit(&topic_rec_at(t, t->cur)->ctl, memory_order_relaxed);
+	return ctl_is(ctl, t->cur) && ctl_state(ctl) == REC_RESERVED;
+}
+
+/* What a blocked receive does at the end of a slice. */
+static void topic_recover(void *h)
+{
+	struct ipcx_topic *t = h;
+	uint64_t ctl = atomic_load_explicit(&topic_rec_at(t, t->cur)->ctl, memory_order_acquire);
+
+	if (ctl_is(ctl, t->cur) && ctl_state(ctl) == REC_RESERVED)
+		ipcx__topic_settle(t, t->cur, ctl);
+}
+
 int ipcx__topic_source(ipcx_topic *t, struct ipcx__source *ret)
 {
 	if (!t->subscribed)
@@ -299,5 +320,7 @@ int ipcx__topic_source(ipcx_topic *t, struct ipcx__source *ret)
 	ret->sleepers = &t->b->data_sleepers;
 	ret->ready = topic_ready;
 	ret->snap = 0;
+	ret->stuck = topic_stuck;
+	ret->recover = topic_recover;
 	return 0;
 }

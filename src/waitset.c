@@ -29,8 +29,9 @@ struct member {
 	struct ipcx_sembuf *ops; /* a semset member's operation (a copy) */
 	size_t nops;
 	void *cookie;
-	int watch;    /* the member's entry in its object's watch table, -1 when none */
-	bool drained; /* the descriptor was drained since the entry was seen FIRED */
+	int watch;               /* the member's entry in its object's watch table, -1 when none */
+	bool drained;            /* the descriptor was drained since the entry was seen FIRED */
+	int64_t next_recover_ns; /* when a stuck member may next look for the dead */
 };
 
 struct ipcx_waitset {
@@ -45,9 +46,14 @@ struct ipcx_waitset {
 	struct ipcx__spin spin;
 };
 
-/* A semset member's waits sleep in slices this long while a process holds UNDO, so that a
- * dead process's adjustments are applied (by the check) as a blocked operation would. */
+/*
+ * A semset member's waits sleep in slices this long while a process holds UNDO, so that a
+ * dead process's adjustments are applied (by the check) as a blocked operation would; and a
+ * stuck member (a dead peer's step in the way, see internal/source.h) is recovered at most
+ * this often, sleeping in slices meanwhile, as a blocked receive does.
+ */
 #define SEM_SLICE_NS 10000000ll
+#define RECOVER_NS 10000000ll
 
 static _Atomic uint32_t next_nonce;
 
@@ -404,11 +410,37 @@ static int spin(ipcx_waitset *ws, struct ipcx_waitset_ready *ret, size_t cap, ip
 	return 0;
 }
 
-/* A semset member's sleep is sliced while UNDO tables exist (see SEM_SLICE_NS). */
+/*
+ * Recovers a stuck member from a dead peer, at most every RECOVER_NS. Returns true when the
+ * member is stuck (so the caller sleeps in slices).
+ */
+static bool recover(struct member *m)
+{
+	int64_t now;
+
+	if (!m->src.stuck || !m->src.stuck(m->h))
+		return false;
+	now = ipcx__now_ns();
+	if (now >= m->next_recover_ns) {
+		m->next_recover_ns = now + RECOVER_NS;
+		m->src.recover(m->h);
+	}
+	return true;
+}
+
+/* A semset member's sleep is sliced while UNDO tables exist (see SEM_SLICE_NS), and any
+ * sleep while a member is stuck (see recover). */
 static ipcx__deadline slice_of(ipcx_waitset *ws, ipcx__deadline d)
 {
 	ipcx__deadline s = d;
+	bool stuck = false;
 
+	for (unsigned i = 0; i < ws->n; i++)
+		stuck |= recover(&ws->m[i]);
+	if (stuck) {
+		s.at_ns = ipcx__now_ns() + RECOVER_NS;
+		return s.at_ns < d.at_ns ? s : d;
+	}
 	if (!ws->has_semset)
 		return d;
 	for (unsigned i = 0; i < ws->n; i++) {
@@ -499,6 +531,12 @@ int ipcx_waitset_wait(ipcx_waitset *ws, struct ipcx_waitset_ready *ret, size_t c
 	k = collect(ws, ret, cap);
 	if (k)
 		return k;
+	/* Held up by a dead peer's half-done step? Finish it, as a receive would. */
+	for (unsigned i = 0; i < ws->n; i++)
+		if (recover(&ws->m[i]))
+			k = -1;
+	if (k && (k = collect(ws, ret, cap)) > 0)
+		return k;
 	d = ipcx__deadline_in(timeout_ns);
 	if (timeout_ns != 0 && ws->n > IPCX_WAITSET_MAX_FUTEX)
 		return sleep_fd(ws, ret, cap, d);
@@ -575,6 +613,8 @@ static int handle_rearm(struct ipcx__obj *obj)
 	drain(ws);
 	r = check(m, true);
 	if (r != 0)
+		return r;
+	if (recover(m) && (r = check(m, true)) != 0)
 		return r;
 	arm(ws, m);
 	return check(m, true);

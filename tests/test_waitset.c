@@ -354,3 +354,75 @@ IPCX_TEST(waitset, forked_copy_is_not_the_childs)
 	ipcx_waitset_destroy(ws);
 	ipcx_event_close(ev);
 }
+
+struct reserver {
+	_Atomic int reserved;
+};
+
+static int reserve_and_hang(void *arg)
+{
+	struct reserver *r = arg;
+	ipcx_chan *c = NULL;
+	ipcx_topic *t = NULL;
+	void *p;
+
+	if (r->reserved == -1) {
+		if (ipcx_topic_open("t", 0, 0, NULL, &t) < 0 || ipcx_topic_loan(t, 8, 0, &p) < 0)
+			return 1;
+	} else if (ipcx_chan_open("c", 0, 0, NULL, &c) < 0 || ipcx_chan_reserve(c, 8, 0, &p) < 0) {
+		return 1;
+	}
+	atomic_store(&r->reserved, 1);
+	for (;;)
+		pause();
+}
+
+/* A message committed behind a record reserved by a sender that then dies is reported, as
+ * a blocked receive would find it, whether or not anything is sent afterwards. */
+IPCX_TEST(waitset, chan_behind_dead_senders_reservation)
+{
+	ipcx_chan *c = open_chan("c");
+	ipcx_waitset *ws;
+	struct ipcx_waitset_ready rd[1];
+	struct reserver *r = test_shared_alloc(sizeof(*r));
+	char buf[4];
+	pid_t pid = test_fork(reserve_and_hang, r);
+
+	while (!atomic_load(&r->reserved))
+		usleep(1000);
+	cr_assert_eq(ipcx_chan_send(c, "m", 1, 0), 0);
+	cr_assert_eq(ipcx_waitset_create(&ws), 0);
+	cr_assert_eq(ipcx_waitset_add_chan(ws, c, (void *)1), 0);
+	cr_assert_eq(ipcx_waitset_wait(ws, rd, 1, 0), -EAGAIN, "behind a live sender's record");
+	test_kill(pid);
+	cr_assert_eq(ipcx_waitset_wait(ws, rd, 1, T), 1);
+	cr_assert_eq(ipcx_chan_recv(c, buf, sizeof(buf), 0), 1);
+	ipcx_waitset_destroy(ws);
+	ipcx_chan_close(c);
+}
+
+IPCX_TEST(waitset, topic_behind_dead_publishers_loan)
+{
+	ipcx_topic *t = NULL;
+	ipcx_waitset *ws;
+	struct ipcx_waitset_ready rd[1];
+	struct reserver *r = test_shared_alloc(sizeof(*r));
+	char buf[4];
+	pid_t pid;
+
+	cr_assert_geq(ipcx_topic_open("t", IPCX_CREATE, 0, NULL, &t), 0);
+	cr_assert_eq(ipcx_topic_subscribe(t, 0), 0);
+	r->reserved = -1;
+	pid = test_fork(reserve_and_hang, r);
+	while (atomic_load(&r->reserved) != 1)
+		usleep(1000);
+	cr_assert_eq(ipcx_topic_publish(t, "m", 1, 0), 0);
+	cr_assert_eq(ipcx_waitset_create(&ws), 0);
+	cr_assert_eq(ipcx_waitset_add_topic(ws, t, (void *)1), 0);
+	cr_assert_eq(ipcx_waitset_wait(ws, rd, 1, 0), -EAGAIN, "behind a live publisher's loan");
+	test_kill(pid);
+	cr_assert_eq(ipcx_waitset_wait(ws, rd, 1, T), 1);
+	cr_assert_eq(ipcx_topic_recv(t, buf, sizeof(buf), 0, NULL), 1);
+	ipcx_waitset_destroy(ws);
+	ipcx_topic_close(t);
+}

@@ -35,6 +35,14 @@ struct ipcx__source {
 	int (*ready)(void *h, uint64_t *snap, const struct ipcx_sembuf *ops, size_t nops,
 	             bool consume);
 	uint64_t snap; /* the initial snap */
+	/*
+	 * Optional (NULL when the kind has no such case): stuck says the condition may be held
+	 * up by a peer that died in the middle of a step (a channel's record reserved by a dead
+	 * sender, a topic's loan by a dead publisher), and recover finishes that step for it
+	 * (reading /proc: the caller paces it, as a blocked receive does, every 10 ms).
+	 */
+	bool (*stuck)(void *h);
+	void (*recover)(void *h);
 };
 
 void ipcx__event_source(ipcx_event *ev, struct ipcx__source *ret);
