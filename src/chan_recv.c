@@ -371,6 +371,10 @@ static int chan_ready(void *h, uint64_t *snap, const struct ipcx_sembuf *ops, si
 	return data_ready(c);
 }
 
+_Static_assert(offsetof(struct chan_body, data_sleepers) ==
+                       offsetof(struct chan_body, data_word) + 4,
+               "a watched word's count follows it (internal/watch.h)");
+
 static bool chan_stuck(void *h)
 {
 	return !data_ready(h) && stuck(h);

@@ -71,6 +71,8 @@ struct body {
 _Static_assert(sizeof(struct entry) % 64 == 0, "entries fill whole cache lines");
 _Static_assert(offsetof(struct body, seq) == 64, "layout");
 _Static_assert(offsetof(struct body, e) == 128, "layout");
+_Static_assert(offsetof(struct body, sleepers) == offsetof(struct body, seq) + 4,
+               "a watched word's count follows it (internal/watch.h)");
 
 struct ipcx_event {
 	struct ipcx__obj obj;

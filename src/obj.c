@@ -288,7 +288,7 @@ static void mark_removed(void *map, uint64_t size)
 		kind->on_remove((char *)map + IPCX__BODY_OFFSET, size - IPCX__BODY_OFFSET);
 	/* Descriptor watchers too, whatever word they watch: their descriptors become
 	 * readable and their next look finds the object removed. */
-	ipcx__watch_fire_hdr(h, 0, NULL, true);
+	ipcx__watch_fire_hdr(h, size, 0, true);
 }
 
 int ipcx_unlink(const char *name)

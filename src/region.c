@@ -63,6 +63,8 @@ struct body {
 
 _Static_assert(offsetof(struct body, gen) == 64, "layout");
 _Static_assert(offsetof(struct body, change) == 128, "layout");
+_Static_assert(offsetof(struct body, sleepers) == offsetof(struct body, change) + 4,
+               "a watched word's count follows it (internal/watch.h)");
 _Static_assert(offsetof(struct body, last_off) == 192, "layout");
 _Static_assert(offsetof(struct body, m) == 256, "layout");
 _Static_assert(sizeof(struct body) <= HDR_SIZE, "header fits");

@@ -867,6 +867,10 @@ int ipcx__sem_would_succeed(struct ipcx_semset *s, const struct ipcx_sembuf *ops
 
 /* ---- wait-sets and descriptors (internal/source.h) ---- */
 
+_Static_assert(offsetof(struct ipcx__sem_body, change_sleepers) ==
+                       offsetof(struct ipcx__sem_body, change) + 4,
+               "a watched word's count follows it (internal/watch.h)");
+
 static int semset_ready(void *h, uint64_t *snap, const struct ipcx_sembuf *ops, size_t nops,
                         bool consume)
 {

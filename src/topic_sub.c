@@ -290,6 +290,10 @@ static int topic_ready(void *h, uint64_t *snap, const struct ipcx_sembuf *ops, s
 	return data_ready(t);
 }
 
+_Static_assert(offsetof(struct topic_body, data_sleepers) ==
+                       offsetof(struct topic_body, data_word) + 4,
+               "a watched word's count follows it (internal/watch.h)");
+
 /* The record at the cursor is a loan: its publisher may have died with it. */
 static bool topic_stuck(void *h)
 {

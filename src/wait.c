@@ -123,7 +123,7 @@ void ipcx__wake(_Atomic uint32_t *word, _Atomic uint32_t *sleepers, int n)
 	if (s & IPCX__SLEEPERS_MASK)
 		ipcx__futex_wake(word, n);
 	if (s >= IPCX__WATCH_ONE)
-		ipcx__watch_fire(word, sleepers);
+		ipcx__watch_fire(word);
 }
 
 /* The sleep of ipcx__wait_any: futex_waitv, or v[0] alone in slices where it is missing. */
@@ -210,5 +210,5 @@ void ipcx__wake_bump(_Atomic uint32_t *word, _Atomic uint32_t *sleepers, int n)
 	if (s & IPCX__SLEEPERS_MASK)
 		ipcx__futex_wake(word, n);
 	if (s >= IPCX__WATCH_ONE)
-		ipcx__watch_fire(word, sleepers);
+		ipcx__watch_fire(word);
 }

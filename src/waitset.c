@@ -10,6 +10,7 @@
  * writes the FIFO a byte.
  */
 #define _GNU_SOURCE
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,7 +167,7 @@ static int watch(ipcx_waitset *ws, struct member *m)
 {
 	struct ipcx__hdr *h = m->src.obj->hdr;
 	uint32_t off = (uint32_t)((char *)m->src.word - (char *)h);
-	int r = ipcx__watch_claim(h, ws->who, ws->nonce, off);
+	int r = ipcx__watch_claim(h, m->src.obj->map_size, ws->who, ws->nonce, off);
 
 	if (r < 0)
 		return r;
@@ -263,6 +264,7 @@ static int add(ipcx_waitset *ws, void *h, const struct ipcx__source *src,
 		ws->m = p;
 		ws->cap = nc;
 	}
+	assert(src->sleepers == src->word + 1);
 	m = &ws->m[ws->n];
 	memset(m, 0, sizeof(*m));
 	m->h = h;

@@ -76,10 +76,18 @@ void ipcx__watch_map_del(struct ipcx__hdr *hdr)
 	pthread_mutex_unlock(&maps_lock);
 }
 
-void ipcx__watch_fire(_Atomic uint32_t *word, _Atomic uint32_t *sleepers)
+_Atomic uint32_t *ipcx__watch_count(struct ipcx__hdr *hdr, uint64_t size, uint32_t off)
+{
+	if (off % 4 || off < IPCX__BODY_OFFSET || (uint64_t)off + 8 > size)
+		return NULL;
+	return (_Atomic uint32_t *)((char *)hdr + off + 4);
+}
+
+void ipcx__watch_fire(_Atomic uint32_t *word)
 {
 	struct ipcx__hdr *hdr = NULL;
 	uintptr_t w = (uintptr_t)word;
+	uint64_t size = 0;
 	uint32_t off = 0;
 
 	pthread_once(&maps_once, maps_init);
@@ -89,6 +97,7 @@ void ipcx__watch_fire(_Atomic uint32_t *word, _Atomic uint32_t *sleepers)
 
 		if (w >= base && w - base < maps[i].size) {
 			hdr = maps[i].hdr;
+			size = maps[i].size;
 			off = (uint32_t)(w - base);
 			break;
 		}
@@ -97,7 +106,7 @@ void ipcx__watch_fire(_Atomic uint32_t *word, _Atomic uint32_t *sleepers)
 	 * stays, but another thread's close of another handle must not unmap ours meanwhile
 	 * (the registry holds every mapping of the object; any of them will do). */
 	if (hdr && (w - (uintptr_t)hdr) >> 32 == 0)
-		ipcx__watch_fire_hdr(hdr, off, sleepers, false);
+		ipcx__watch_fire_hdr(hdr, size, off, false);
 	pthread_mutex_unlock(&maps_lock);
 }
 
@@ -119,7 +128,7 @@ static void reclaim_dead(struct ipcx__watch *e, uint64_t who)
 	                                        memory_order_relaxed);
 }
 
-void ipcx__watch_fire_hdr(struct ipcx__hdr *hdr, uint32_t off, _Atomic uint32_t *sleepers, bool all)
+void ipcx__watch_fire_hdr(struct ipcx__hdr *hdr, uint64_t size, uint32_t off, bool all)
 {
 	struct ipcx__watch_table *t = ipcx__watch_table(hdr);
 	uint32_t lim = table_limit(t);
@@ -129,13 +138,15 @@ void ipcx__watch_fire_hdr(struct ipcx__hdr *hdr, uint32_t off, _Atomic uint32_t 
 		struct ipcx__watch *e = &t->w[i];
 		uint32_t st = IPCX__WATCH_ARMED;
 		uint64_t who;
-		uint32_t nonce;
+		uint32_t nonce, word;
+		_Atomic uint32_t *count;
 
 		/* Acquire pairs with the owner's seq_cst store of ARMED: who, nonce and word
 		 * were written before it. Each field is read once. */
 		if (atomic_load_explicit(&e->state, memory_order_acquire) != IPCX__WATCH_ARMED)
 			continue;
-		if (!all && atomic_load_explicit(&e->word, memory_order_relaxed) != off)
+		word = atomic_load_explicit(&e->word, memory_order_relaxed);
+		if (!all && word != off)
 			continue;
 		who = atomic_load_explicit(&e->who, memory_order_relaxed);
 		nonce = atomic_load_explicit(&e->nonce, memory_order_relaxed);
@@ -144,15 +155,17 @@ void ipcx__watch_fire_hdr(struct ipcx__hdr *hdr, uint32_t off, _Atomic uint32_t 
 		                                             memory_order_acq_rel,
 		                                             memory_order_relaxed))
 			continue;
-		if (sleepers)
-			atomic_fetch_sub_explicit(sleepers, IPCX__WATCH_ONE, memory_order_relaxed);
+		count = ipcx__watch_count(hdr, size, word);
+		if (count)
+			atomic_fetch_sub_explicit(count, IPCX__WATCH_ONE, memory_order_relaxed);
 		ipcx__watch_name(name, who, nonce);
 		if (ipcx__fifo_send(name) == -ECONNREFUSED)
 			reclaim_dead(e, who);
 	}
 }
 
-int ipcx__watch_claim(struct ipcx__hdr *hdr, uint64_t who, uint32_t nonce, uint32_t off)
+int ipcx__watch_claim(struct ipcx__hdr *hdr, uint64_t size, uint64_t who, uint32_t nonce,
+                      uint32_t off)
 {
 	struct ipcx__watch_table *t = ipcx__watch_table(hdr);
 
@@ -166,10 +179,19 @@ int ipcx__watch_claim(struct ipcx__hdr *hdr, uint64_t who, uint32_t nonce, uint3
 			if (!atomic_compare_exchange_strong_explicit(
 			            &e->who, &cur, who, memory_order_acq_rel, memory_order_relaxed))
 				continue;
-			/* A dead owner's entry may still be armed: its count goes with it. (The
-			 * count belongs to the word it watched, unknown here; it is left as is and
-			 * costs a waker of that word one scan, once: the next fire finds nothing
-			 * armed for it.) */
+			/* A dead owner's entry may still be armed: give its part of the count
+			 * back, unless a waker fires it first (the CAS decides who does). */
+			uint32_t st = IPCX__WATCH_ARMED;
+			if (atomic_compare_exchange_strong_explicit(
+			            &e->state, &st, IPCX__WATCH_IDLE, memory_order_acq_rel,
+			            memory_order_relaxed)) {
+				_Atomic uint32_t *count = ipcx__watch_count(
+				        hdr, size,
+				        atomic_load_explicit(&e->word, memory_order_relaxed));
+				if (count)
+					atomic_fetch_sub_explicit(count, IPCX__WATCH_ONE,
+					                          memory_order_relaxed);
+			}
 			atomic_store_explicit(&e->state, IPCX__WATCH_IDLE, memory_order_relaxed);
 			atomic_store_explicit(&e->nonce, nonce, memory_order_relaxed);
 			atomic_store_explicit(&e->word, off, memory_order_relaxed);

@@ -490,3 +490,29 @@ IPCX_TEST(waitfd, forked_child_makes_its_own)
 	cr_assert(poll_readable(fd, 10000), "the parent's too");
 	ipcx_chan_close(c);
 }
+
+IPCX_TEST(waitfd, reclaimed_armed_entry_gives_its_count_back)
+{
+	ipcx_chan *c = open_chan("c");
+	struct ipcx__watch_table *t = ipcx__watch_table(c->obj.hdr);
+	pid_t pid = test_fork(arm_and_hang, NULL);
+	int fd;
+
+	for (int i = 0; i < 1000 && watchers(c) == 0; i++)
+		usleep(10000);
+	cr_assert_eq(watchers(c), 1);
+	test_kill(pid);
+	/* Every other entry is a dead process's too, so the next claim must reclaim; the
+	 * first one it finds is the killed watcher's, still armed. */
+	for (int i = 1; i < IPCX__WATCH_MAX; i++)
+		atomic_store(&t->w[i].who, ((uint64_t)12345 << IPCX__PID_BITS) | 1);
+	fd = ipcx_chan_fd(c);
+	cr_assert_geq(fd, 0, "%s", ipcx_errname(fd));
+	cr_assert_eq(watchers(c), 1, "the dead watcher's part went, ours came");
+	cr_assert_eq(ipcx_chan_fd_rearm(c), 0);
+	cr_assert_eq(watchers(c), 1);
+	cr_assert_eq(ipcx_chan_send(c, "m", 1, 0), 0);
+	cr_assert(poll_readable(fd, 10000));
+	cr_assert_eq(watchers(c), 0);
+	ipcx_chan_close(c);
+}

@@ -25,7 +25,7 @@
 struct ipcx__source {
 	struct ipcx__obj *obj;
 	_Atomic uint32_t *word;
-	_Atomic uint32_t *sleepers;
+	_Atomic uint32_t *sleepers; /* always word + 1 (internal/watch.h) */
 	/*
 	 * 1 when the condition holds, 0 when not, -EIDRM when the object was removed. snap is
 	 * the member's memory (an event's generation, a region's last-seen version); with

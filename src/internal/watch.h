@@ -39,24 +39,33 @@ void ipcx__watch_map_add(struct ipcx__hdr *hdr, uint64_t size);
 void ipcx__watch_map_del(struct ipcx__hdr *hdr);
 
 /*
- * The waker's half: sleepers (the count of word) has a watcher part; find the object word
- * lies in among this process's mappings, and fire the ARMED entries that watch it.
+ * Every watched futex word's sleepers count is the 32-bit word right after it (each kind's
+ * layout asserts it), so that whoever moves an entry out of ARMED -- a waker, a remover, a
+ * watcher reclaiming a dead one's entry -- can give back its IPCX__WATCH_ONE knowing only
+ * the entry. Returns that count for an entry's word offset, or NULL when a scribbled offset
+ * would lead outside the mapping of size bytes or off a word's alignment.
  */
-void ipcx__watch_fire(_Atomic uint32_t *word, _Atomic uint32_t *sleepers);
+_Atomic uint32_t *ipcx__watch_count(struct ipcx__hdr *hdr, uint64_t size, uint32_t off);
 
 /*
- * Fires the ARMED entries of the table in hdr that watch the word at offset off (every
- * entry when all is set), writing each one's FIFO a byte; sleepers (may be NULL) loses
- * IPCX__WATCH_ONE per entry fired. A FIFO that is gone with its process frees its entry.
+ * The waker's half: the count after word has a watcher part; find the object word lies in
+ * among this process's mappings, and fire the ARMED entries that watch it.
  */
-void ipcx__watch_fire_hdr(struct ipcx__hdr *hdr, uint32_t off, _Atomic uint32_t *sleepers,
-                          bool all);
+void ipcx__watch_fire(_Atomic uint32_t *word);
+
+/*
+ * Fires the ARMED entries of the table in hdr (a mapping of size bytes) that watch the word
+ * at offset off (every entry when all is set), writing each one's FIFO a byte and giving
+ * back its part of the count. A FIFO that is gone with its process frees its entry.
+ */
+void ipcx__watch_fire_hdr(struct ipcx__hdr *hdr, uint64_t size, uint32_t off, bool all);
 
 /*
  * Takes a free entry (or a dead process's) for (who, nonce) watching the word at off.
  * Returns its index, or -EUSERS when all IPCX__WATCH_MAX are taken by live processes.
  */
-int ipcx__watch_claim(struct ipcx__hdr *hdr, uint64_t who, uint32_t nonce, uint32_t off);
+int ipcx__watch_claim(struct ipcx__hdr *hdr, uint64_t size, uint64_t who, uint32_t nonce,
+                      uint32_t off);
 
 /* True while entry i is still (who, nonce)'s: a peer may have scribbled over it. */
 bool ipcx__watch_mine(struct ipcx__hdr *hdr, int i, uint64_t who, uint32_t nonce);
