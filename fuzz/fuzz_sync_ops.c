@@ -6,8 +6,14 @@
  *
  * Input: byte 0 picks the kind (even: event, odd: mutex); then records of 3 bytes, a
  * little-endian 16-bit offset into the body (modulo its size) and a byte XORed there.
+ * With byte 0 == 2 (mod 4) the event is one with signal registrations of this process (one
+ * of them naming it with a wrong start time, as after a pid reuse), and the offsets go to
+ * seq's cache line and the registration table instead: whatever the bytes, a setter may
+ * queue real-time signals only, and only to a registrant (here: this process, whose
+ * handler checks every signal it gets; see confine() for why the pids stay ours).
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +25,7 @@
 #include <ipcx/ipcx.h>
 
 #include "internal/layout.h"
+#include "internal/sys.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -29,7 +36,79 @@ struct pristine {
 	size_t body;
 };
 
-static struct pristine objs[2] = {{"ev", NULL, NULL, 0}, {"mx", NULL, NULL, 0}};
+static struct pristine objs[3] = {
+        {"ev", NULL, NULL, 0}, {"mx", NULL, NULL, 0}, {"evs", NULL, NULL, 0}};
+
+/* The registration table ends the event's body: 64 entries of 32 bytes. */
+#define SIG_TABLE (IPCX_EVENT_MAX_SIGNALS * 32)
+
+/* Handles whose registrations are in the pristine copy of "evs"; open for good. */
+static ipcx_event *registered[5];
+
+/* Any signal a setter sends lands here (in whichever thread): it must be a real-time signal
+ * queued by this very process, as the only registrant. */
+static void on_signal(int signo, siginfo_t *si, void *ctx)
+{
+	if (signo < SIGRTMIN || signo > SIGRTMAX || si->si_code != SI_QUEUE ||
+	    si->si_pid != getpid())
+		abort();
+}
+
+static void setup_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_signal;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	for (int s = SIGRTMIN; s <= SIGRTMAX; s++)
+		sigaction(s, &sa, NULL);
+	for (int i = 0; i < 5; i++)
+		if (ipcx_event_open("evs", IPCX_CREATE, 0, &registered[i]) < 0 ||
+		    ipcx_event_signal_register(registered[i], SIGRTMIN + i,
+		                               (void *)(intptr_t)(i + 1)) != 0)
+			abort();
+}
+
+/*
+ * Forces the pid of every identity in the table to this process's own. A forged identity
+ * may name any live process (the documented limit: docs/event-mutex.md), and processes
+ * started in the same clock tick as this one share its start time, so a fuzzer changing
+ * only the pid bits soon signals a neighbour on the machine. The start time, and so the
+ * live, dead and reused cases, stays the fuzzer's to choose.
+ */
+static void confine(uint8_t *body, size_t size)
+{
+	uint8_t *t = body + size - SIG_TABLE;
+	uint64_t pid_mask = (1ull << IPCX__PID_BITS) - 1;
+
+	for (int i = 0; i < IPCX_EVENT_MAX_SIGNALS; i++) {
+		uint64_t who;
+
+		memcpy(&who, t + 32 * i, 8);
+		if (who != 0) {
+			who = (who & ~pid_mask) | (uint64_t)getpid();
+			memcpy(t + 32 * i, &who, 8);
+		}
+	}
+}
+
+/* Makes the registration with payload 5 name this pid with another start time. */
+static void forge_reused_pid(uint8_t *body, size_t size)
+{
+	uint8_t *t = body + size - SIG_TABLE;
+
+	for (int i = 0; i < IPCX_EVENT_MAX_SIGNALS; i++) {
+		uint64_t who, value;
+
+		memcpy(&who, t + 32 * i, 8);
+		memcpy(&value, t + 32 * i + 8, 8);
+		if (who != 0 && value == 5) {
+			who += 1ull << IPCX__PID_BITS;
+			memcpy(t + 32 * i, &who, 8);
+		}
+	}
+}
 
 static char dir[64];
 
@@ -37,7 +116,7 @@ static void cleanup(void)
 {
 	char path[128];
 
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, objs[i].name);
 		unlink(path);
 	}
@@ -62,7 +141,8 @@ static void setup(void)
 		abort();
 	ipcx_event_close(ev);
 	ipcx_mutex_close(mx);
-	for (int i = 0; i < 2; i++) {
+	setup_signals();
+	for (int i = 0; i < 3; i++) {
 		off_t len;
 		int fd;
 
@@ -79,15 +159,19 @@ static void setup(void)
 		objs[i].copy = malloc(objs[i].body);
 		memcpy(objs[i].copy, objs[i].map + IPCX__BODY_OFFSET, objs[i].body);
 	}
+	forge_reused_pid(objs[2].copy, objs[2].body);
 }
 
-static void event_calls(void)
+static void event_calls(const char *name)
 {
+	struct ipcx_event_signal_stats sst;
 	struct ipcx_event_state st;
 	ipcx_event *ev;
 
-	if (ipcx_event_open("ev", 0, 0, &ev) != 0)
+	if (ipcx_event_open(name, 0, 0, &ev) != 0)
 		return;
+	ipcx_event_signal_stats(ev, &sst);
+	ipcx_event_signal_register(ev, SIGRTMAX, (void *)(intptr_t)9);
 	ipcx_event_set_wait(ev, IPCX_WAIT_SLEEP);
 	ipcx_event_get_state(ev, &st);
 	ipcx_event_notify(ev, 4);
@@ -99,6 +183,9 @@ static void event_calls(void)
 	ipcx_event_reset(ev);
 	ipcx_event_notify(ev, 1000);
 	ipcx_event_get_state(ev, &st);
+	ipcx_event_signal_unregister(ev);
+	ipcx_event_pulse(ev);
+	ipcx_event_signal_stats(ev, &sst);
 	ipcx_event_close(ev);
 }
 
@@ -131,16 +218,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	setup();
-	o = &objs[data[0] & 1];
+	o = &objs[(data[0] & 3) == 2 ? 2 : data[0] & 1];
 	body = o->map + IPCX__BODY_OFFSET;
 	memcpy(body, o->copy, o->body);
 	for (size_t i = 1; i + 3 <= size; i += 3) {
-		size_t off = ((size_t)data[i] | (size_t)data[i + 1] << 8) % o->body;
+		size_t off = (size_t)data[i] | (size_t)data[i + 1] << 8;
+
+		if (o == &objs[2]) { /* seq's cache line, then the registration table */
+			off %= 64 + SIG_TABLE;
+			off = off < 64 ? 64 + off : o->body - SIG_TABLE + (off - 64);
+		} else {
+			off %= o->body;
+		}
 		body[off] ^= data[i + 2];
 	}
+	if (o == &objs[2])
+		confine(body, o->body);
 	if (data[0] & 1)
 		mutex_calls();
 	else
-		event_calls();
+		event_calls(o->name);
 	return 0;
 }

@@ -135,6 +135,19 @@ uint64_t ipcx__proc_id_of(pid_t pid);
  */
 int ipcx__thread_alive(pid_t pid, pid_t tid);
 
+/* True when signo is a real-time signal, SIGRTMIN..SIGRTMAX (as this process's libc sees them). */
+bool ipcx__rt_signal_ok(int signo);
+
+/*
+ * Queues real-time signal signo to the live process with this identity, as sigqueue(3) does,
+ * with value as si_value.sival_ptr. A dead process, or one whose pid now names another
+ * process, never receives it. Returns 0; -ESRCH when that process is not alive; -EPERM when
+ * the kernel does not let this process signal it; -EAGAIN when its queue of pending
+ * signals is full; -EINVAL when signo is not a real-time signal (nothing is sent).
+ * (sys/signal.c)
+ */
+int ipcx__proc_sigqueue(uint64_t id, int signo, uint64_t value);
+
 /*
  * Gives the CPU to another runnable thread: a spinner that waits for a peer to finish a
  * short step calls it so that a preempted peer can run (on a machine with few CPUs the
