@@ -612,7 +612,7 @@ int ipcx_region_get_state(ipcx_region *r, struct ipcx_region_state *ret_state)
 	st.writing = g & 1;
 	st.removed = ipcx__obj_removed(&r->obj);
 	/* The low part: the upper one counts descriptor watchers (internal/wait.h). */
-	st.waiters = atomic_load_explicit(&b->sleepers, memory_order_relaxed) & IPCX__SLEEPERS_MASK;
+	st.waiters = ipcx__sleepers_of(atomic_load_explicit(&b->sleepers, memory_order_relaxed));
 	st.last_writer_pid = lw ? ipcx__id_pid(lw) : 0;
 	st.last_write_ns = atomic_load_explicit(&b->last_write_ns, memory_order_relaxed);
 	if (tid != 0) {

@@ -121,7 +121,7 @@ void ipcx__wake(_Atomic uint32_t *word, _Atomic uint32_t *sleepers, int n)
 	if (s == 0)
 		return;
 	if (s & IPCX__SLEEPERS_MASK)
-		ipcx__futex_wake(word, n);
+		ipcx__futex_wake(word, (s & IPCX__SHARED_MASK) ? INT32_MAX : n);
 	if (s >= IPCX__WATCH_ONE)
 		ipcx__watch_fire(word);
 }
@@ -208,7 +208,7 @@ void ipcx__wake_bump(_Atomic uint32_t *word, _Atomic uint32_t *sleepers, int n)
 	/* Release pairs with the sleeper's acquire read of the word. */
 	atomic_fetch_add_explicit(word, 1, memory_order_release);
 	if (s & IPCX__SLEEPERS_MASK)
-		ipcx__futex_wake(word, n);
+		ipcx__futex_wake(word, (s & IPCX__SHARED_MASK) ? INT32_MAX : n);
 	if (s >= IPCX__WATCH_ONE)
 		ipcx__watch_fire(word);
 }

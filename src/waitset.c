@@ -472,7 +472,8 @@ static int sleep_futex(ipcx_waitset *ws, struct ipcx_waitset_ready *ret, size_t 
 	/* Registration, then the words, then the check (internal/source.h): seq_cst pairs
 	 * with the waker's fence between its change and its read of the count. */
 	for (unsigned i = 0; i < ws->n; i++)
-		atomic_fetch_add_explicit(ws->m[i].src.sleepers, 1, memory_order_seq_cst);
+		atomic_fetch_add_explicit(ws->m[i].src.sleepers, IPCX__SHARED_ONE,
+		                          memory_order_seq_cst);
 	for (unsigned i = 0; i < ws->n; i++) {
 		v[i].word = ws->m[i].src.word;
 		/* Acquire pairs with the waker's release change of the word. */
@@ -482,7 +483,8 @@ static int sleep_futex(ipcx_waitset *ws, struct ipcx_waitset_ready *ret, size_t 
 	k = collect(ws, ret, cap);
 	r = k ? 0 : ipcx__futex_waitv(v, ws->n, sd);
 	for (unsigned i = 0; i < ws->n; i++)
-		atomic_fetch_sub_explicit(ws->m[i].src.sleepers, 1, memory_order_relaxed);
+		atomic_fetch_sub_explicit(ws->m[i].src.sleepers, IPCX__SHARED_ONE,
+		                          memory_order_relaxed);
 	if (k)
 		return k;
 	if (r == -ENOSYS)

@@ -10,6 +10,7 @@
 #include <ipcx/ipcx.h>
 
 #include "helpers.h"
+#include "internal/chan.h"
 
 #define T 10000000000ll /* 10 s: bounds waits that must end long before */
 
@@ -425,4 +426,57 @@ IPCX_TEST(waitset, topic_behind_dead_publishers_loan)
 	cr_assert_eq(ipcx_topic_recv(t, buf, sizeof(buf), 0, NULL), 1);
 	ipcx_waitset_destroy(ws);
 	ipcx_topic_close(t);
+}
+
+static int blocked_receiver(void *arg)
+{
+	ipcx_chan *c = NULL;
+	char buf[4];
+
+	(void)arg;
+	if (ipcx_chan_open("c", 0, 0, NULL, &c) < 0 || ipcx_chan_set_wait(c, IPCX_WAIT_SLEEP) < 0)
+		return 1;
+	/* Bounded so that a lost wake-up fails the test instead of hanging it. */
+	return ipcx_chan_recv(c, buf, sizeof(buf), 5000000000ll) == 1 ? 0 : 2;
+}
+
+static int waitset_on_chan(void *arg)
+{
+	ipcx_chan *c = NULL;
+	ipcx_waitset *ws;
+	struct ipcx_waitset_ready rd[1];
+
+	(void)arg;
+	if (ipcx_chan_open("c", 0, 0, NULL, &c) < 0 || ipcx_waitset_create(&ws) < 0 ||
+	    ipcx_waitset_set_wait(ws, IPCX_WAIT_SLEEP) < 0 ||
+	    ipcx_waitset_add_chan(ws, c, NULL) < 0)
+		return 1;
+	/* Woken by the send; the receiver may have taken the message by then, so either
+	 * result is right. */
+	ipcx_waitset_wait(ws, rd, 1, 2000000000ll);
+	return 0;
+}
+
+/*
+ * A channel wakes one receiver per message. A wait-set asleep on it (first in the futex's
+ * queue) must not take that one wake-up from a blocked receiver: wait-sets are woken by
+ * every wake-up, in addition to the one receiver.
+ */
+IPCX_TEST(waitset, chan_send_still_wakes_blocked_receiver)
+{
+	ipcx_chan *c = open_chan("c");
+	pid_t ws, rx;
+
+	ws = test_fork(waitset_on_chan, NULL);
+	for (int i = 0; i < 5000 && atomic_load(&c->b->data_sleepers) == 0; i++)
+		usleep(1000);
+	cr_assert_eq(atomic_load(&c->b->data_sleepers), 1u << 10, "the wait-set sleeps");
+	rx = test_fork(blocked_receiver, NULL);
+	for (int i = 0; i < 5000 && atomic_load(&c->b->data_sleepers) == 1u << 10; i++)
+		usleep(1000);
+	cr_assert_eq(atomic_load(&c->b->data_sleepers), (1u << 10) + 1, "and the receiver too");
+	cr_assert_eq(ipcx_chan_send(c, "m", 1, 0), 0);
+	cr_assert_eq(test_wait(rx), 0, "the blocked receiver was not woken");
+	cr_assert_eq(test_wait(ws), 0);
+	ipcx_chan_close(c);
 }
