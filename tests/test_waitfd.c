@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -514,5 +515,157 @@ IPCX_TEST(waitfd, reclaimed_armed_entry_gives_its_count_back)
 	cr_assert_eq(ipcx_chan_send(c, "m", 1, 0), 0);
 	cr_assert(poll_readable(fd, 10000));
 	cr_assert_eq(watchers(c), 0);
+	ipcx_chan_close(c);
+}
+
+#define NOBODY 65534
+
+static int send_as_nobody(void *arg)
+{
+	ipcx_chan *c = NULL;
+
+	(void)arg;
+	if (setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
+		return 100;
+	if (ipcx_chan_open("shared", 0, 0, NULL, &c) != 0)
+		return 101;
+	/* Twice: the second write goes through the descriptor kept from the first. */
+	if (ipcx_chan_send(c, "m", 1, 0) != 0 || ipcx_chan_send(c, "n", 1, 0) != 0)
+		return 102;
+	ipcx_chan_close(c);
+	return 0;
+}
+
+/* A waker of another user wakes our descriptor too (it may write our FIFO, not read it). */
+IPCX_TEST(waitfd, waker_of_another_user)
+{
+	ipcx_chan *c = NULL;
+	char buf[4];
+	int fd;
+
+	cr_assert_eq(ipcx_chan_open("shared", IPCX_CREATE, 0666, NULL, &c), 1);
+	fd = ipcx_chan_fd(c);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ipcx_chan_fd_rearm(c), 0);
+	cr_assert_eq(test_wait(test_fork(send_as_nobody, NULL)), 0);
+	cr_assert(poll_readable(fd, 10000));
+	cr_assert_eq(ipcx_chan_recv(c, buf, sizeof(buf), 0), 1);
+	cr_assert_eq(ipcx_chan_fd_rearm(c), 1, "the second message");
+	ipcx_chan_close(c);
+}
+
+static int send_as_nobody_after_death(void *arg)
+{
+	ipcx_chan *c = NULL;
+
+	(void)arg;
+	if (setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
+		return 100;
+	if (ipcx_chan_open("shared", 0, 0, NULL, &c) != 0)
+		return 101;
+	/* The watcher's FIFO has no reader: the write-only open fails (ENXIO), and nothing
+	 * (no SIGPIPE) hurts us. */
+	for (int i = 0; i < 3; i++)
+		if (ipcx_chan_send(c, "m", 1, 0) != 0)
+			return 102;
+	return 0;
+}
+
+static int arm_shared_and_hang(void *arg)
+{
+	ipcx_chan *c = NULL;
+
+	(void)arg;
+	if (ipcx_chan_open("shared", 0, 0, NULL, &c) < 0 || ipcx_chan_fd(c) < 0 ||
+	    ipcx_chan_fd_rearm(c) != 0)
+		return 1;
+	for (;;)
+		pause();
+}
+
+IPCX_TEST(waitfd, waker_of_another_user_outlives_dead_watcher)
+{
+	ipcx_chan *c = NULL;
+	pid_t pid;
+
+	cr_assert_eq(ipcx_chan_open("shared", IPCX_CREATE, 0666, NULL, &c), 1);
+	pid = test_fork(arm_shared_and_hang, NULL);
+	for (int i = 0; i < 1000 && atomic_load(&c->b->data_sleepers) == 0; i++)
+		usleep(10000);
+	test_kill(pid);
+	cr_assert_eq(test_wait(test_fork(send_as_nobody_after_death, NULL)), 0);
+	ipcx_chan_close(c);
+}
+
+struct pipe_race {
+	struct test_barrier *armed, *sent, *rearmed, *killed;
+};
+
+/* Arms, is woken once, re-arms, and waits to be killed. */
+static int watcher_rearms(void *arg)
+{
+	struct pipe_race *p = arg;
+	ipcx_chan *c = NULL;
+	char buf[4];
+	int fd;
+
+	if (ipcx_chan_open("shared", 0, 0, NULL, &c) < 0 || (fd = ipcx_chan_fd(c)) < 0 ||
+	    ipcx_chan_fd_rearm(c) != 0)
+		return 1;
+	test_barrier_wait(p->armed);
+	test_barrier_wait(p->sent);
+	if (!poll_readable(fd, 10000) || ipcx_chan_recv(c, buf, sizeof(buf), 0) != 1 ||
+	    ipcx_chan_fd_rearm(c) != 0)
+		return 2;
+	test_barrier_wait(p->rearmed);
+	for (;;)
+		pause();
+}
+
+/* As nobody: wakes the watcher once (keeping its FIFO open write-only), then again after
+ * the watcher died, through the kept descriptor: EPIPE, and SIGPIPE must not kill us. */
+static int waker_keeps_fifo(void *arg)
+{
+	struct pipe_race *p = arg;
+	ipcx_chan *c = NULL;
+
+	sigset_t pipe_set;
+
+	/* As in most programs: SIGPIPE kills (the runner may ignore or block it). */
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	sigprocmask(SIG_UNBLOCK, &pipe_set, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	if (setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
+		return 100;
+	if (ipcx_chan_open("shared", 0, 0, NULL, &c) != 0)
+		return 101;
+	test_barrier_wait(p->armed);
+	if (ipcx_chan_send(c, "m", 1, 0) != 0)
+		return 102;
+	test_barrier_wait(p->sent);
+	test_barrier_wait(p->killed);
+	if (ipcx_chan_send(c, "n", 1, 0) != 0)
+		return 103;
+	return 0;
+}
+
+IPCX_TEST(waitfd, dead_watcher_cannot_sigpipe_a_waker)
+{
+	struct pipe_race p = {test_barrier_new(3), test_barrier_new(3), test_barrier_new(2),
+	                      test_barrier_new(2)};
+	ipcx_chan *c = NULL;
+	pid_t w, k;
+
+	cr_assert_eq(ipcx_chan_open("shared", IPCX_CREATE, 0666, NULL, &c), 1);
+	w = test_fork(watcher_rearms, &p);
+	k = test_fork(waker_keeps_fifo, &p);
+	test_barrier_wait(p.armed);
+	test_barrier_wait(p.sent);
+	/* The watcher re-armed after its wake-up. */
+	test_barrier_wait(p.rearmed);
+	test_kill(w);
+	test_barrier_wait(p.killed);
+	cr_assert_eq(test_wait(k), 0, "the waker survived");
 	ipcx_chan_close(c);
 }

@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -67,6 +69,7 @@ struct cached {
 	int fd;
 	dev_t dev;
 	ino_t ino;
+	bool wronly; /* opened write-only (another user's FIFO): writes may raise SIGPIPE */
 };
 static struct cached cache[CACHE];
 static unsigned cache_next;
@@ -96,19 +99,51 @@ static int write_byte(int fd)
 	return errno == EAGAIN ? 0 : -errno;
 }
 
-/* Opens name for writing: only a FIFO, never through a link. */
-static int open_fifo(const char *name, struct stat *st)
+/*
+ * The same through a write-only descriptor, which gets EPIPE, and the thread SIGPIPE, when
+ * the watcher has gone: the signal is blocked around the write and a SIGPIPE it raised is
+ * taken back, so a dying watcher can never kill a waker. EPIPE reads as -ECONNREFUSED.
+ */
+static int write_byte_wronly(int fd)
 {
+	static const struct timespec zero;
+	sigset_t pipe_set, old, pending;
+	bool was_pending;
+	int r;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	sigpending(&pending);
+	was_pending = sigismember(&pending, SIGPIPE);
+	r = write_byte(fd);
+	if (r == -EPIPE && !was_pending)
+		sigtimedwait(&pipe_set, NULL, &zero);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return r == -EPIPE ? -ECONNREFUSED : r;
+}
+
+/* Opens name for writing: only a FIFO, never through a link. */
+static int open_fifo(const char *name, struct stat *st, bool *ret_wronly)
+{
+	const int flags = O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY;
 	int dirfd = ipcx__ns_open(), fd;
 
 	if (dirfd < 0)
 		return dirfd;
 	/* O_RDWR: never blocks and never fails for want of a reader, and a write never
 	 * raises SIGPIPE (we are a reader ourselves). O_NONBLOCK also keeps the open of
-	 * anything else that a peer put under the name from waiting. */
-	fd = openat(dirfd, name, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	 * anything else that a peer put under the name from waiting. Another user's FIFO
+	 * (mode 0622) can only be opened write-only: that open fails with ENXIO when nobody
+	 * reads it, which means its watcher is gone. */
+	*ret_wronly = false;
+	fd = openat(dirfd, name, O_RDWR | flags);
+	if (fd < 0 && errno == EACCES) {
+		*ret_wronly = true;
+		fd = openat(dirfd, name, O_WRONLY | flags);
+	}
 	if (fd < 0) {
-		fd = errno == ENOENT ? -ECONNREFUSED : -errno;
+		fd = errno == ENOENT || errno == ENXIO ? -ECONNREFUSED : -errno;
 	} else if (fstat(fd, st) < 0 || !S_ISFIFO(st->st_mode)) {
 		ipcx__close(fd);
 		fd = -EBADMSG;
@@ -120,6 +155,7 @@ static int open_fifo(const char *name, struct stat *st)
 int ipcx__fifo_send(const char *name)
 {
 	struct stat st;
+	bool wronly;
 	int r, fd;
 
 	pthread_once(&cache_once, cache_init);
@@ -131,7 +167,7 @@ int ipcx__fifo_send(const char *name)
 			continue;
 		if (fstat(c->fd, &st) == 0 && st.st_dev == c->dev && st.st_ino == c->ino &&
 		    st.st_nlink > 0) {
-			r = write_byte(c->fd);
+			r = c->wronly ? write_byte_wronly(c->fd) : write_byte(c->fd);
 			pthread_mutex_unlock(&cache_lock);
 			return r;
 		}
@@ -141,12 +177,12 @@ int ipcx__fifo_send(const char *name)
 			ipcx__close(c->fd);
 		c->name[0] = '\0';
 	}
-	fd = open_fifo(name, &st);
+	fd = open_fifo(name, &st, &wronly);
 	if (fd < 0) {
 		pthread_mutex_unlock(&cache_lock);
 		return fd;
 	}
-	r = write_byte(fd);
+	r = wronly ? write_byte_wronly(fd) : write_byte(fd);
 	/* Keep it, in place of the oldest. */
 	struct cached *c = &cache[cache_next++ % CACHE];
 	struct stat old;
@@ -156,6 +192,7 @@ int ipcx__fifo_send(const char *name)
 	c->fd = fd;
 	c->dev = st.st_dev;
 	c->ino = st.st_ino;
+	c->wronly = wronly;
 	pthread_mutex_unlock(&cache_lock);
 	return r;
 }
