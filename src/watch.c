@@ -5,8 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <ipcx/waitset.h>
+
 #include "internal/wait.h"
 #include "internal/watch.h"
+
+_Static_assert(IPCX_WAITSET_MAX_WATCHERS == IPCX__WATCH_MAX, "the public limit is the table's");
 
 int ipcx__watch_name(char *buf, uint64_t who, uint32_t nonce)
 {

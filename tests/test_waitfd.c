@@ -219,6 +219,14 @@ IPCX_TEST(waitfd, semset_poll)
 {
 	one_kind(K_SEMSET, true);
 }
+IPCX_TEST(waitfd, topic_poll)
+{
+	one_kind(K_TOPIC, true);
+}
+IPCX_TEST(waitfd, region_poll)
+{
+	one_kind(K_REGION, true);
+}
 
 IPCX_TEST(waitfd, readable_at_once_when_ready)
 {
