@@ -188,7 +188,10 @@ void ipcx_region_close(ipcx_region *r)
 		return;
 	if (atomic_load_explicit(&r->wactive, memory_order_relaxed)) {
 		/* A thread of ours holds the lock, so its robust list points into the mapping:
-		 * keep the mapping (and the attachment) for the life of the process. */
+		 * keep the mapping (and the attachment) for the life of the process. Its
+		 * descriptor goes, though. */
+		if (r->obj.fdws)
+			ipcx__fd_drop(&r->obj);
 		free(r);
 		return;
 	}
