@@ -480,3 +480,44 @@ IPCX_TEST(waitset, chan_send_still_wakes_blocked_receiver)
 	cr_assert_eq(test_wait(ws), 0);
 	ipcx_chan_close(c);
 }
+
+static int take_with_undo_and_hang(void *arg)
+{
+	struct reserver *r = arg;
+	ipcx_semset *s = NULL;
+
+	if (ipcx_semset_open("s", 0, 0, 0, 0, &s) < 0 ||
+	    ipcx_semset_op(s, &(struct ipcx_sembuf){0, -1, IPCX_SEM_UNDO}, 1, 0) < 0)
+		return 1;
+	atomic_store(&r->reserved, 1);
+	/* Dies while the parent's wait-set sleeps; _exit skips the UNDO that exit would
+	 * apply, as a SIGKILL would. */
+	usleep(100000);
+	_exit(0);
+}
+
+/* A process that dies holding a semaphore with UNDO gives it back; a wait-set asleep
+ * waiting for it sees that within its 10 ms slices, as a blocked operation would. */
+IPCX_TEST(waitset, semset_member_sees_dead_processes_undo)
+{
+	ipcx_semset *s = NULL;
+	ipcx_waitset *ws;
+	struct ipcx_waitset_ready rd[1];
+	struct ipcx_sembuf take = {0, -1, 0};
+	struct reserver *r = test_shared_alloc(sizeof(*r));
+	pid_t pid;
+
+	cr_assert_geq(ipcx_semset_open("s", IPCX_CREATE, 0, 1, 1, &s), 0);
+	pid = test_fork(take_with_undo_and_hang, r);
+	while (!atomic_load(&r->reserved))
+		usleep(1000);
+	cr_assert_eq(ipcx_waitset_create(&ws), 0);
+	cr_assert_eq(ipcx_waitset_set_wait(ws, IPCX_WAIT_SLEEP), 0);
+	cr_assert_eq(ipcx_waitset_add_semset(ws, s, &take, 1, (void *)1), 0);
+	cr_assert_eq(ipcx_waitset_wait(ws, rd, 1, 0), -EAGAIN);
+	cr_assert_eq(ipcx_waitset_wait(ws, rd, 1, T), 1);
+	cr_assert_eq(ipcx_semset_op(s, &take, 1, 0), 0);
+	cr_assert_eq(test_wait(pid), 0);
+	ipcx_waitset_destroy(ws);
+	ipcx_semset_close(s);
+}
