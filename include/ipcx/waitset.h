@@ -53,6 +53,10 @@
  *     and a wait-set created in the parent fails with -ECHILD;
  *   - a watcher process that dies leaves entries, fired at most once more each, that the
  *     next watcher that needs an entry reclaims, and its FIFO, which ipcx_gc removes;
+ *   - a channel message hidden behind a record of a sender that died (a topic's: behind a
+ *     dead publisher's loan), or a semaphore held by a dead process with UNDO, is found by
+ *     a wait-set within 10 ms, as by a blocked call, but by a descriptor only at its next
+ *     re-arm (any later send or operation makes it readable for that);
  *   - processes must share the namespace directory (as they must to share objects).
  *
  * Handles: a wait-set is used by one thread at a time (it is process-local state); its
