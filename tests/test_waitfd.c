@@ -677,3 +677,62 @@ IPCX_TEST(waitfd, dead_watcher_cannot_sigpipe_a_waker)
 	cr_assert_eq(test_wait(k), 0, "the waker survived");
 	ipcx_chan_close(c);
 }
+
+/* ---- stress: a ping-pong through descriptors, every message answered ---- */
+
+#define ROUNDS 2000
+
+/* Receives on "ping" through its descriptor in epoll, answers on "pong". */
+static int ponger(void *arg)
+{
+	ipcx_chan *in = NULL, *out = NULL;
+	struct epoll_event e = {.events = EPOLLIN}, got;
+	uint32_t m;
+	int ep, fd;
+
+	(void)arg;
+	if (ipcx_chan_open("ping", 0, 0, NULL, &in) < 0 || ipcx_chan_open("pong", 0, 0, NULL, &out))
+		return 1;
+	fd = ipcx_chan_fd(in);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (fd < 0 || ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e) < 0)
+		return 2;
+	for (uint32_t r = 0; r < ROUNDS;) {
+		ssize_t n = ipcx_chan_recv(in, &m, sizeof(m), 0);
+
+		if (n == sizeof(m)) {
+			if (m != r++ || ipcx_chan_send(out, &m, sizeof(m), T) < 0)
+				return 3;
+			continue;
+		}
+		if (n != -EAGAIN)
+			return 4;
+		/* Nothing: re-arm, and sleep only when the re-arm says nothing is there. */
+		if (ipcx_chan_fd_rearm(in) == 0 && epoll_wait(ep, &got, 1, 10000) != 1)
+			return 5; /* a lost wake-up */
+	}
+	return 0;
+}
+
+IPCX_TEST(waitfd, stress_ping_pong_through_descriptors, .timeout = 120)
+{
+	ipcx_chan *out = open_chan("ping"), *in = open_chan("pong");
+	uint32_t m;
+	int fd = ipcx_chan_fd(in);
+	pid_t pid = test_fork(ponger, NULL);
+
+	cr_assert_geq(fd, 0);
+	for (uint32_t r = 0; r < ROUNDS; r++) {
+		ssize_t n;
+
+		cr_assert_eq(ipcx_chan_send(out, &r, sizeof(r), T), 0);
+		while ((n = ipcx_chan_recv(in, &m, sizeof(m), 0)) == -EAGAIN)
+			if (ipcx_chan_fd_rearm(in) == 0)
+				cr_assert(poll_readable(fd, 10000), "round %u: lost wake-up", r);
+		cr_assert_eq(n, (ssize_t)sizeof(m));
+		cr_assert_eq(m, r);
+	}
+	cr_assert_eq(test_wait(pid), 0);
+	ipcx_chan_close(out);
+	ipcx_chan_close(in);
+}

@@ -521,3 +521,77 @@ IPCX_TEST(waitset, semset_member_sees_dead_processes_undo)
 	ipcx_waitset_destroy(ws);
 	ipcx_semset_close(s);
 }
+
+/* ---- stress: many rounds, nothing lost ---- */
+
+#define ROUNDS 2000
+
+struct pingpong {
+	_Atomic uint32_t round; /* written by the parent when it saw both of a round */
+};
+
+/* Each round: wait for the parent's round number, then set two events back to back. */
+static int setter_rounds(void *arg)
+{
+	struct pingpong *pp = arg;
+	ipcx_event *a = NULL, *b = NULL;
+
+	if (ipcx_event_open("a", 0, 0, &a) < 0 || ipcx_event_open("b", 0, 0, &b) < 0)
+		return 1;
+	for (uint32_t r = 0; r < ROUNDS; r++) {
+		while (atomic_load(&pp->round) != r)
+			ipcx_event_wait(a, 0); /* a short, cheap back-off */
+		ipcx_event_set(a);
+		ipcx_event_set(b);
+	}
+	return 0;
+}
+
+/* The parent waits for both events of every round with a wait-set (sleeping or adaptive),
+ * resets them and opens the next round: a lost wake-up hangs the test. */
+static void rounds(unsigned mode)
+{
+	struct pingpong *pp = test_shared_alloc(sizeof(*pp));
+	ipcx_event *a = open_ev("a"), *b = open_ev("b"), *idle = open_ev("idle");
+	ipcx_waitset *ws;
+	struct ipcx_waitset_ready rd[3];
+	pid_t pid;
+
+	cr_assert_eq(ipcx_waitset_create(&ws), 0);
+	cr_assert_eq(ipcx_waitset_set_wait(ws, mode), 0);
+	cr_assert_eq(ipcx_waitset_add_event(ws, idle, (void *)3), 0);
+	cr_assert_eq(ipcx_waitset_add_event(ws, a, (void *)1), 1);
+	cr_assert_eq(ipcx_waitset_add_event(ws, b, (void *)2), 2);
+	pid = test_fork(setter_rounds, pp);
+	for (uint32_t r = 0; r < ROUNDS; r++) {
+		unsigned seen = 0;
+
+		while (seen != 3) {
+			int k = ipcx_waitset_wait(ws, rd, 3, T);
+
+			cr_assert_gt(k, 0, "round %u: %s", r, ipcx_errname(k));
+			for (int i = 0; i < k; i++)
+				seen |= (unsigned)(uintptr_t)rd[i].cookie;
+		}
+		ipcx_event_reset(a);
+		ipcx_event_reset(b);
+		/* Both reset: the pulse edges they left are taken by one more look. */
+		ipcx_waitset_wait(ws, rd, 3, 0);
+		atomic_store(&pp->round, r + 1);
+	}
+	cr_assert_eq(test_wait(pid), 0);
+	ipcx_waitset_destroy(ws);
+	ipcx_event_close(a);
+	ipcx_event_close(b);
+	ipcx_event_close(idle);
+}
+
+IPCX_TEST(waitset, stress_two_at_once_sleeping, .timeout = 120)
+{
+	rounds(IPCX_WAIT_SLEEP);
+}
+
+IPCX_TEST(waitset, stress_two_at_once_adaptive, .timeout = 120)
+{
+	rounds(IPCX_WAIT_ADAPTIVE);
+}
