@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "internal/chan.h"
+#include "internal/source.h"
 #include "internal/sys.h"
 
 void ipcx__chan_help_consume(struct ipcx_chan *c, uint64_t pos, uint64_t size)
@@ -352,4 +353,47 @@ void ipcx__chan_drop_held(struct ipcx_chan *c)
 		ipcx_chan_abort(c);
 	if (c->peek_len >= 0)
 		ipcx_chan_release(c);
+}
+
+/* ---- wait-sets and descriptors (internal/source.h) ---- */
+
+static int chan_ready(void *h, uint64_t *snap, const struct ipcx_sembuf *ops, size_t nops,
+                      bool consume)
+{
+	struct ipcx_chan *c = h;
+
+	(void)snap;
+	(void)ops;
+	(void)nops;
+	(void)consume;
+	if (ipcx__obj_removed(&c->obj))
+		return -EIDRM;
+	return data_ready(c);
+}
+
+_Static_assert(offsetof(struct chan_body, data_sleepers) ==
+                       offsetof(struct chan_body, data_word) + 4,
+               "a watched word's count follows it (internal/watch.h)");
+
+static bool chan_stuck(void *h)
+{
+	return !data_ready(h) && stuck(h);
+}
+
+/* What a blocked receive does at the end of a slice. */
+static void chan_recover(void *h)
+{
+	if (ipcx__chan_recover(h, IPCX_MAX_ATTACH))
+		ipcx__chan_reclaim(h, false);
+}
+
+void ipcx__chan_source(ipcx_chan *c, struct ipcx__source *ret)
+{
+	ret->obj = &c->obj;
+	ret->word = &c->b->data_word;
+	ret->sleepers = &c->b->data_sleepers;
+	ret->ready = chan_ready;
+	ret->snap = 0;
+	ret->stuck = chan_stuck;
+	ret->recover = chan_recover;
 }

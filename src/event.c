@@ -36,6 +36,7 @@
 #include "internal/event_signal.h"
 #include "internal/obj.h"
 #include "internal/robust.h"
+#include "internal/source.h"
 #include "internal/wait.h"
 
 /* "ENT2": version 2 added the signal table (an "ENT1" event fails to open with -EBADMSG). */
@@ -77,6 +78,8 @@ struct body {
 _Static_assert(sizeof(struct entry) % 64 == 0, "entries fill whole cache lines");
 _Static_assert(offsetof(struct body, seq) == 64, "layout");
 _Static_assert(offsetof(struct body, e) == 128, "layout");
+_Static_assert(offsetof(struct body, sleepers) == offsetof(struct body, seq) + 4,
+               "a watched word's count follows it (internal/watch.h)");
 _Static_assert(offsetof(struct body, nsig) == 92, "on seq's cache line");
 _Static_assert(offsetof(struct body, sig) == 128 + 64 * NENTRIES, "layout");
 
@@ -567,4 +570,36 @@ int ipcx_event_signal_stats(ipcx_event *ev, struct ipcx_event_signal_stats *ret_
 	st.unverified = atomic_load_explicit(&ev->sigc.unverified, memory_order_relaxed);
 	*ret_stats = st;
 	return 0;
+}
+
+/* ---- wait-sets and descriptors (internal/source.h) ---- */
+
+static int event_ready(void *h, uint64_t *snap, const struct ipcx_sembuf *ops, size_t nops,
+                       bool consume)
+{
+	ipcx_event *ev = h;
+	uint32_t s;
+
+	(void)ops;
+	(void)nops;
+	if (ipcx__obj_removed(&ev->obj))
+		return -EIDRM;
+	/* Acquire pairs with the release change of seq in set and pulse. */
+	s = atomic_load_explicit(&ev->b->seq, memory_order_acquire);
+	if (!(s & 1) && (s >> 1) == *snap)
+		return 0;
+	if (consume)
+		*snap = s >> 1;
+	return 1;
+}
+
+void ipcx__event_source(ipcx_event *ev, struct ipcx__source *ret)
+{
+	ret->obj = &ev->obj;
+	ret->word = &ev->b->seq;
+	ret->sleepers = &ev->b->sleepers;
+	ret->ready = event_ready;
+	ret->stuck = NULL;
+	ret->recover = NULL;
+	ret->snap = atomic_load_explicit(&ev->b->seq, memory_order_acquire) >> 1;
 }

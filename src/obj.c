@@ -10,6 +10,7 @@
 
 #include "internal/obj.h"
 #include "internal/sys.h"
+#include "internal/watch.h"
 
 int ipcx_name_check(const char *name)
 {
@@ -255,6 +256,9 @@ int ipcx__obj_open(struct ipcx__obj *o, const struct ipcx__kind *kind, const cha
 			break;
 	}
 	ipcx__close(dirfd);
+	/* Wakers that know only a futex word find the object's watch table through this. */
+	if (r >= 0)
+		ipcx__watch_map_add(o->hdr, o->map_size);
 	return r;
 }
 
@@ -262,6 +266,9 @@ void ipcx__obj_close(struct ipcx__obj *o)
 {
 	if (!o || !o->hdr)
 		return;
+	if (o->fdws)
+		ipcx__fd_drop(o);
+	ipcx__watch_map_del(o->hdr);
 	detach(o);
 	ipcx__shm_unmap(o->hdr, o->map_size);
 	memset(o, 0, sizeof(*o));
@@ -288,6 +295,9 @@ static void mark_removed(void *map, uint64_t size)
 	kind = ipcx__kind_get((int)h->kind);
 	if (kind && kind->on_remove)
 		kind->on_remove((char *)map + IPCX__BODY_OFFSET, size - IPCX__BODY_OFFSET);
+	/* Descriptor watchers too, whatever word they watch: their descriptors become
+	 * readable and their next look finds the object removed. */
+	ipcx__watch_fire_hdr(h, size, 0, true);
 }
 
 int ipcx_unlink(const char *name)

@@ -3,6 +3,7 @@
 #include <errno.h>
 
 #include "internal/wait.h"
+#include "internal/watch.h"
 
 void ipcx__spin_init(struct ipcx__spin *sp, uint32_t mode)
 {
@@ -115,8 +116,14 @@ void ipcx__wake(_Atomic uint32_t *word, _Atomic uint32_t *sleepers, int n)
 	/* Pairs with the seq_cst increment in ipcx__wait: either the sleeper sees the new word
 	 * in the kernel's check, or we see its increment here. */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(sleepers, memory_order_relaxed) != 0)
-		ipcx__futex_wake(word, n);
+	uint32_t s = atomic_load_explicit(sleepers, memory_order_relaxed);
+
+	if (s == 0)
+		return;
+	if (s & IPCX__SLEEPERS_MASK)
+		ipcx__futex_wake(word, (s & IPCX__SHARED_MASK) ? INT32_MAX : n);
+	if (s >= IPCX__WATCH_ONE)
+		ipcx__watch_fire(word);
 }
 
 /* The sleep of ipcx__wait_any: futex_waitv, or v[0] alone in slices where it is missing. */
@@ -194,9 +201,14 @@ void ipcx__wake_bump(_Atomic uint32_t *word, _Atomic uint32_t *sleepers, int n)
 	/* Pairs with the sleeper's seq_cst registration in ipcx__wait_until: either it sees
 	 * our change in its re-check, or we see its registration here. */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(sleepers, memory_order_relaxed) != 0) {
-		/* Release pairs with the sleeper's acquire read of the word. */
-		atomic_fetch_add_explicit(word, 1, memory_order_release);
-		ipcx__futex_wake(word, n);
-	}
+	uint32_t s = atomic_load_explicit(sleepers, memory_order_relaxed);
+
+	if (s == 0)
+		return;
+	/* Release pairs with the sleeper's acquire read of the word. */
+	atomic_fetch_add_explicit(word, 1, memory_order_release);
+	if (s & IPCX__SLEEPERS_MASK)
+		ipcx__futex_wake(word, (s & IPCX__SHARED_MASK) ? INT32_MAX : n);
+	if (s >= IPCX__WATCH_ONE)
+		ipcx__watch_fire(word);
 }

@@ -39,7 +39,11 @@ struct ipcx__obj {
 	uint64_t who;  /* the value written into that slot */
 	const struct ipcx__kind *kind;
 	struct ipcx__file_id file; /* the object's file, as /proc/PID/maps names it */
+	struct ipcx_waitset *fdws; /* the handle's own descriptor (see waitset.c), or NULL */
 };
+
+/* Closes the handle's descriptor and gives back its watch entries (waitset.c). */
+void ipcx__fd_drop(struct ipcx__obj *obj);
 
 /* Builds the body of a new object; called on a private, not yet visible file. */
 typedef int (*ipcx__init_fn)(void *body, uint64_t body_size, const void *arg);

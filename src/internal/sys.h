@@ -58,6 +58,42 @@ struct ipcx__waitv {
  */
 int ipcx__futex_waitv(const struct ipcx__waitv *v, unsigned n, ipcx__deadline d);
 
+/* ---- named pipes in the namespace directory (sys/fifo.c) ---- */
+
+/* The prefix of descriptor watchers' FIFOs; '~' cannot start an object name. */
+#define IPCX__FIFO_PREFIX "~ipcx-w."
+#define IPCX__FIFO_NAME_MAX 48
+
+/*
+ * Makes the FIFO name in the namespace directory (mode 0622: anyone who can reach the
+ * directory may wake its owner) and opens it read-write, non-blocking, close-on-exec.
+ * Returns the descriptor or -errno (-EEXIST).
+ */
+int ipcx__fifo_make(const char *name);
+
+/* Removes it. */
+void ipcx__fifo_unlink(const char *name);
+
+/*
+ * Writes one byte to the FIFO name, without blocking and without SIGPIPE, through a
+ * descriptor the process keeps for the next time. Returns 0 (also when the FIFO is full:
+ * its reader has bytes to read), -ECONNREFUSED when there is no such name, -EBADMSG when
+ * the name is not a FIFO, or another -errno.
+ */
+int ipcx__fifo_send(const char *name);
+
+/* Writes one byte to our own FIFO descriptor. */
+int ipcx__fifo_poke(int fd);
+
+/* Reads what is queued on fd, up to 256 bytes, in one call. Returns how many. */
+int ipcx__fifo_drain(int fd);
+
+/*
+ * Sleeps until fd is readable or the deadline. Returns 1 when readable, 0 after a signal
+ * (the caller re-checks and calls again), -ETIMEDOUT, or -errno.
+ */
+int ipcx__poll_in(int fd, ipcx__deadline d);
+
 /* ---- processes (sys/proc.c) ---- */
 
 /*

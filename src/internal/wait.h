@@ -33,6 +33,31 @@ enum ipcx__wait_mode {
 #define IPCX__SPIN_START_NS 20000
 #define IPCX__SPIN_MAX_NS 200000
 
+/*
+ * A sleepers count has two parts: the low 20 bits count threads asleep on the futex word,
+ * the bits above count armed descriptor watchers of the word (internal/watch.h). A waker
+ * reads the whole count once, as before: zero still means no system call of any kind.
+ */
+#define IPCX__WATCH_ONE (1u << 20)
+#define IPCX__SLEEPERS_MASK (IPCX__WATCH_ONE - 1)
+
+/*
+ * Within the sleepers part, a wait-set asleep on the word counts IPCX__SHARED_ONE instead
+ * of 1: it must be woken by every wake-up of the word, not be one of the n a waker wakes
+ * (a channel wakes one receiver per message; a wait-set that took that wake-up might not
+ * receive, and a blocked receiver would sleep on with the message there). A waker that sees
+ * a shared sleeper wakes all. More than 1023 plain sleepers spill into this part: they are
+ * then all woken too, which is never wrong.
+ */
+#define IPCX__SHARED_ONE (1u << 10)
+#define IPCX__SHARED_MASK (IPCX__SLEEPERS_MASK & ~(IPCX__SHARED_ONE - 1))
+
+/* The number of threads asleep on a word, from its count (for statistics). */
+static inline uint32_t ipcx__sleepers_of(uint32_t count)
+{
+	return (count & (IPCX__SHARED_ONE - 1)) + ((count & IPCX__SHARED_MASK) >> 10);
+}
+
 /* Per-handle, process-local state of the policy. */
 struct ipcx__spin {
 	uint32_t mode; /* enum ipcx__wait_mode */
@@ -54,7 +79,8 @@ int ipcx__wait(struct ipcx__spin *sp, _Atomic uint32_t *word, uint32_t expected,
 /*
  * Wakes up to n sleepers on word after the caller changed it. The change must be visible
  * before the sleeper count is read: this issues the full fence that pairs with the
- * sleeper's increment (a store-load ordering neither release nor acquire gives).
+ * sleeper's increment (a store-load ordering neither release nor acquire gives). Armed
+ * descriptor watchers of word are written their byte too.
  */
 void ipcx__wake(_Atomic uint32_t *word, _Atomic uint32_t *sleepers, int n);
 
