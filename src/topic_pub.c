@@ -148,7 +148,7 @@ static int try_take(struct ipcx_topic *t, uint64_t len, bool check_dead, uint64_
                     uint64_t *ret_wait)
 {
 	struct topic_body *b = t->b;
-	uint64_t need = topic_rec_size(len), r, tail, tail0, off, pad, end, ctl, seq, next;
+	uint64_t need = topic_rec_size(len), r, tail, tail0, off, pad, end, goal, ctl, seq, next;
 	uint32_t l;
 	int64_t n;
 
@@ -160,13 +160,24 @@ static int try_take(struct ipcx_topic *t, uint64_t len, bool check_dead, uint64_
 	off = r & t->mask;
 	pad = off + need > t->cap ? t->cap - off : 0;
 	end = r + pad + need;
-	for (uint64_t limit = t->cap / TOPIC_REC_HDR + 1; end - tail > t->cap; limit--) {
+	/* Lossy: once tail must move, move it a step further than needed, so that tail (a
+	 * line every subscriber reads on every message) is written once per step, not once
+	 * per message. The ring then keeps at least capacity minus a step. */
+	goal = t->cap;
+	if (!t->reliable && end - tail > t->cap) {
+		goal = t->cap - topic_tail_step(t->cap);
+		if (goal < end - r) /* a message nearly as large as the ring */
+			goal = end - r < t->cap ? end - r : t->cap;
+	}
+	for (uint64_t limit = t->cap / TOPIC_REC_HDR + 1; end - tail > goal; limit--) {
 		if (!limit)
 			return -EBADMSG;
 		n = ipcx__topic_read_rec(t, tail, &ctl, &seq, &l);
 		if (n <= 0)
 			return -EBADMSG; /* every record in [tail, reserve) has its header */
 		if (ctl_state(ctl) == REC_RESERVED && !ipcx__topic_settle(t, tail, ctl)) {
+			if (end - tail <= t->cap)
+				break; /* a loan in the extra step: what is freed is enough */
 			*ret_wait = tail;
 			return WAIT_LOAN;
 		}

@@ -116,6 +116,18 @@ static inline uint64_t topic_rec_size(uint64_t len)
 	return (TOPIC_REC_HDR + len + 31) & ~31ull;
 }
 
+/*
+ * How much further than needed a lossy publisher moves tail (see try_take in topic_pub.c):
+ * a sixteenth of the ring, at most 8 KiB, a multiple of the record alignment. With the
+ * largest message at most a quarter of the ring, a new record always fits in what is left.
+ */
+static inline uint64_t topic_tail_step(uint64_t cap)
+{
+	uint64_t step = cap / 16 < 8192 ? cap / 16 : 8192;
+
+	return step & ~31ull;
+}
+
 static inline struct topic_rec *topic_rec_at(const struct ipcx_topic *t, uint64_t pos)
 {
 	return (struct topic_rec *)(t->data + (pos & t->mask));
