@@ -194,9 +194,13 @@ void ipcx__wake_bump(_Atomic uint32_t *word, _Atomic uint32_t *sleepers, int n)
 	/* Pairs with the sleeper's seq_cst registration in ipcx__wait_until: either it sees
 	 * our change in its re-check, or we see its registration here. */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(sleepers, memory_order_relaxed) != 0) {
-		/* Release pairs with the sleeper's acquire read of the word. */
-		atomic_fetch_add_explicit(word, 1, memory_order_release);
-		ipcx__futex_wake(word, n);
-	}
+	if (atomic_load_explicit(sleepers, memory_order_relaxed) != 0)
+		ipcx__wake_bump_slow(word, n);
+}
+
+void ipcx__wake_bump_slow(_Atomic uint32_t *word, int n)
+{
+	/* Release pairs with the sleeper's acquire read of the word. */
+	atomic_fetch_add_explicit(word, 1, memory_order_release);
+	ipcx__futex_wake(word, n);
 }

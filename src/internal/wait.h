@@ -96,6 +96,20 @@ int ipcx__wait_until(struct ipcx__spin *sp, bool (*ready)(void *arg), void *arg,
  */
 void ipcx__wake_bump(_Atomic uint32_t *word, _Atomic uint32_t *sleepers, int n);
 
+/*
+ * ipcx__wake_bump for a waker whose change of the condition was a seq_cst read-modify-write
+ * (a CAS that moved a position): that operation already orders the change before the read
+ * of sleepers (both seq_cst, pairing with the sleeper's seq_cst registration and fence), so
+ * no extra fence is issued. On x86 the RMW is the locked instruction the fence would be.
+ */
+void ipcx__wake_bump_slow(_Atomic uint32_t *word, int n); /* bumps word, wakes n */
+static inline void ipcx__wake_bump_rmw(_Atomic uint32_t *word, _Atomic uint32_t *sleepers, int n)
+{
+	/* seq_cst: ordered after the caller's seq_cst RMW in the single total order. */
+	if (atomic_load_explicit(sleepers, memory_order_seq_cst) != 0)
+		ipcx__wake_bump_slow(word, n);
+}
+
 /* The CPU's spin-loop hint. */
 static inline void ipcx__cpu_relax(void)
 {
