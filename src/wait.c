@@ -189,15 +189,6 @@ int ipcx__wait_until(struct ipcx__spin *sp, bool (*ready)(void *arg), void *arg,
 	return r;
 }
 
-void ipcx__wake_bump(_Atomic uint32_t *word, _Atomic uint32_t *sleepers, int n)
-{
-	/* Pairs with the sleeper's seq_cst registration in ipcx__wait_until: either it sees
-	 * our change in its re-check, or we see its registration here. */
-	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(sleepers, memory_order_relaxed) != 0)
-		ipcx__wake_bump_slow(word, n);
-}
-
 void ipcx__wake_bump_slow(_Atomic uint32_t *word, int n)
 {
 	/* Release pairs with the sleeper's acquire read of the word. */

@@ -94,7 +94,16 @@ int ipcx__wait_until(struct ipcx__spin *sp, bool (*ready)(void *arg), void *arg,
  * fence (pairing with the sleeper's seq_cst registration), and only when somebody sleeps
  * bumps word and wakes up to n sleepers. No store and no system call otherwise.
  */
-void ipcx__wake_bump(_Atomic uint32_t *word, _Atomic uint32_t *sleepers, int n);
+void ipcx__wake_bump_slow(_Atomic uint32_t *word, int n); /* bumps word, wakes n */
+static inline void ipcx__wake_bump(_Atomic uint32_t *word, _Atomic uint32_t *sleepers, int n)
+{
+	/* Pairs with the sleeper's seq_cst registration in ipcx__wait_until: either it sees
+	 * our change in its re-check, or we see its registration here. Inline: this is on
+	 * every message's path, and the call would cost as much as the check. */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(sleepers, memory_order_relaxed) != 0)
+		ipcx__wake_bump_slow(word, n);
+}
 
 /*
  * ipcx__wake_bump for a waker whose change of the condition was a seq_cst read-modify-write
@@ -102,7 +111,6 @@ void ipcx__wake_bump(_Atomic uint32_t *word, _Atomic uint32_t *sleepers, int n);
  * of sleepers (both seq_cst, pairing with the sleeper's seq_cst registration and fence), so
  * no extra fence is issued. On x86 the RMW is the locked instruction the fence would be.
  */
-void ipcx__wake_bump_slow(_Atomic uint32_t *word, int n); /* bumps word, wakes n */
 static inline void ipcx__wake_bump_rmw(_Atomic uint32_t *word, _Atomic uint32_t *sleepers, int n)
 {
 	/* seq_cst: ordered after the caller's seq_cst RMW in the single total order. */
