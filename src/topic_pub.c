@@ -259,11 +259,18 @@ static int take_room(struct ipcx_topic *t, uint64_t len, int64_t timeout_ns, uin
 	for (;;) {
 		if (ipcx__obj_removed(&t->obj))
 			return -EIDRM;
-		r = ipcx__topic_lock(t, d, timeout_ns == 0);
+		/* The uncontended lock in line (acquire pairs with the release that gives it
+		 * back); everything else, a dead holder included, in ipcx__topic_lock. */
+		r = 0;
+		if (!atomic_compare_exchange_strong_explicit(&t->b->lock, &(uint32_t){0}, t->me + 1,
+		                                             memory_order_acquire,
+		                                             memory_order_relaxed))
+			r = ipcx__topic_lock(t, d, timeout_ns == 0);
 		if (r < 0)
 			return r;
 		r = try_take(t, len, check_dead, ret_pos, &w.at);
-		ipcx__topic_unlock(t);
+		/* Release pairs with the acquire that takes the lock next (ipcx__slot_unlock). */
+		atomic_store_explicit(&t->b->lock, 0, memory_order_release);
 		if (r == TAKEN)
 			return 0;
 		if (r < 0)
