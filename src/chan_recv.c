@@ -68,7 +68,7 @@ void ipcx__chan_reclaim(struct ipcx_chan *c, bool freed)
 		}
 	}
 	if (freed)
-		ipcx__wake_bump(&b->space_word, &b->space_sleepers, INT32_MAX);
+		ipcx__wake_all(&b->space_word, &b->space_sleepers);
 }
 
 /* Takes an ORPHAN record (its receiver died) between head and consume, if any. */
@@ -298,7 +298,7 @@ int ipcx_chan_release(ipcx_chan *c)
 	 * record (a store there would have to win its cache line back from the sender).
 	 * Release pairs with the senders' acquire load of head: our reads of the payload are
 	 * done before its space is reused; seq_cst so that it also orders the move before our
-	 * read of space_sleepers (ipcx__wake_bump_rmw). */
+	 * read of space_sleepers (ipcx__wake_all_rmw). */
 	if (atomic_compare_exchange_strong_explicit(&c->b->head, &head,
 	                                            c->peek_pos + rec_size((uint64_t)len),
 	                                            memory_order_seq_cst, memory_order_relaxed)) {
@@ -308,7 +308,7 @@ int ipcx_chan_release(ipcx_chan *c)
 		if (atomic_load_explicit(&c->b->loose, memory_order_relaxed))
 			ipcx__chan_reclaim(c, true);
 		else
-			ipcx__wake_bump_rmw(&c->b->space_word, &c->b->space_sleepers, INT32_MAX);
+			ipcx__wake_all_rmw(&c->b->space_word, &c->b->space_sleepers);
 		return 0;
 	}
 	/* Release pairs with the reclaimer's acquire load of ctl, as above. A plain store:

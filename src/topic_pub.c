@@ -319,7 +319,7 @@ static int finish(struct ipcx_topic *t, unsigned state)
 	atomic_store_explicit(&topic_rec_at(t, t->loan_pos)->ctl,
 	                      rec_ctl(t->loan_pos, t->me, state), memory_order_release);
 	/* One wake for every sleeper: each subscriber wants every message. */
-	ipcx__wake_bump(&t->b->data_word, &t->b->data_sleepers, INT32_MAX);
+	ipcx__wake_all(&t->b->data_word, &t->b->data_sleepers);
 	return 0;
 }
 

@@ -235,7 +235,7 @@ int ipcx_topic_release(ipcx_topic *t)
 	 * the record are done before its space can be reused. */
 	atomic_store_explicit(&sl->cursor, t->cur, memory_order_release);
 	if (t->reliable)
-		ipcx__wake_bump(&t->b->space_word, &t->b->space_sleepers, INT32_MAX);
+		ipcx__wake_all(&t->b->space_word, &t->b->space_sleepers);
 	return 0;
 }
 

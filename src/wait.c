@@ -173,11 +173,15 @@ int ipcx__wait_until(struct ipcx__spin *sp, bool (*ready)(void *arg), void *arg,
 	if (r != 0)
 		return r > 0 ? 0 : r;
 	start = ipcx__now_ns();
-	/* Acquire pairs with the release increment in ipcx__wake_bump. */
-	w = atomic_load_explicit(word, memory_order_acquire);
 	/* seq_cst: the registration must be visible before the re-check below reads the
-	 * condition; pairs with the fence in ipcx__wake_bump. */
+	 * condition; pairs with the fence in ipcx__wake_bump and ipcx__wake_all. */
 	atomic_fetch_add_explicit(sleepers, 1, memory_order_seq_cst);
+	w = ipcx__sleep_mark(word);
+	if (!(w & 1)) {
+		/* Bumped since we registered: a wake-up for us, or one we would miss. */
+		atomic_fetch_sub_explicit(sleepers, 1, memory_order_relaxed);
+		return 0;
+	}
 	atomic_thread_fence(memory_order_seq_cst);
 	if (ready(arg)) {
 		atomic_fetch_sub_explicit(sleepers, 1, memory_order_relaxed);
@@ -194,4 +198,35 @@ void ipcx__wake_bump_slow(_Atomic uint32_t *word, int n)
 	/* Release pairs with the sleeper's acquire read of the word. */
 	atomic_fetch_add_explicit(word, 1, memory_order_release);
 	ipcx__futex_wake(word, n);
+}
+
+uint32_t ipcx__sleep_mark(_Atomic uint32_t *word)
+{
+	/* Acquire pairs with the waker's release bump: what it published before is seen. */
+	uint32_t w = atomic_load_explicit(word, memory_order_acquire);
+
+	if (w & 1)
+		return w; /* marked by another sleeper, not woken since */
+	/* seq_cst: after our registration and before our re-check in the single order, so a
+	 * waker that sees the registration finds the mark (see ipcx__wake_all). */
+	if (atomic_compare_exchange_strong_explicit(word, &w, w + 1, memory_order_seq_cst,
+	                                            memory_order_acquire))
+		return w + 1;
+	return w; /* odd: another sleeper marked it; even: a waker bumped it */
+}
+
+void ipcx__wake_all_slow(_Atomic uint32_t *word)
+{
+	uint32_t w = atomic_load_explicit(word, memory_order_relaxed);
+
+	/* Even: every sleeper counted was woken after its mark (or is about to see the bump
+	 * in its futex call). Odd: wake them all, once; a concurrent waker that wins the CAS
+	 * does it for us. */
+	while (w & 1)
+		/* Release pairs with the sleeper's acquire read of the word in its mark. */
+		if (atomic_compare_exchange_weak_explicit(word, &w, w + 1, memory_order_release,
+		                                          memory_order_relaxed)) {
+			ipcx__futex_wake(word, INT32_MAX);
+			return;
+		}
 }
