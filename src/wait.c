@@ -221,12 +221,15 @@ void ipcx__wake_all_slow(_Atomic uint32_t *word)
 
 	/* Even: every sleeper counted was woken after its mark (or is about to see the bump
 	 * in its futex call). Odd: wake them all, once; a concurrent waker that wins the CAS
-	 * does it for us. */
-	while (w & 1)
+	 * does it for us. Bounded: a peer scribbling on the word cannot keep us here; past
+	 * the bound we wake anyway (an extra wake-up is harmless). */
+	for (int i = 0; w & 1; i++) {
 		/* Release pairs with the sleeper's acquire read of the word in its mark. */
 		if (atomic_compare_exchange_weak_explicit(word, &w, w + 1, memory_order_release,
-		                                          memory_order_relaxed)) {
+		                                          memory_order_relaxed) ||
+		    i == 64) {
 			ipcx__futex_wake(word, INT32_MAX);
 			return;
 		}
+	}
 }
