@@ -69,7 +69,7 @@ void ipcx__chan_reclaim(struct ipcx_chan *c, bool freed)
 		}
 	}
 	if (freed)
-		ipcx__wake_bump(&b->space_word, &b->space_sleepers, INT32_MAX);
+		ipcx__wake_all(&b->space_word, &b->space_sleepers);
 }
 
 /* Takes an ORPHAN record (its receiver died) between head and consume, if any. */
@@ -298,17 +298,18 @@ int ipcx_chan_release(ipcx_chan *c)
 	 * nobody but us can move head past it. Then free it at once, without writing the
 	 * record (a store there would have to win its cache line back from the sender).
 	 * Release pairs with the senders' acquire load of head: our reads of the payload are
-	 * done before its space is reused. */
+	 * done before its space is reused; seq_cst so that it also orders the move before our
+	 * read of space_sleepers (ipcx__wake_all_rmw). */
 	if (atomic_compare_exchange_strong_explicit(&c->b->head, &head,
 	                                            c->peek_pos + rec_size((uint64_t)len),
-	                                            memory_order_release, memory_order_relaxed)) {
+	                                            memory_order_seq_cst, memory_order_relaxed)) {
 		/* No walk over the records after ours unless some may be waiting (released
 		 * out of order, padding, skips): the walk would read the header the sender
 		 * writes next and cost it a cache-line transfer. */
 		if (atomic_load_explicit(&c->b->loose, memory_order_relaxed))
 			ipcx__chan_reclaim(c, true);
 		else
-			ipcx__wake_bump(&c->b->space_word, &c->b->space_sleepers, INT32_MAX);
+			ipcx__wake_all_rmw(&c->b->space_word, &c->b->space_sleepers);
 		return 0;
 	}
 	/* Release pairs with the reclaimer's acquire load of ctl, as above. A plain store:
@@ -391,6 +392,7 @@ void ipcx__chan_source(ipcx_chan *c, struct ipcx__source *ret)
 {
 	ret->obj = &c->obj;
 	ret->word = &c->b->data_word;
+	ret->marked = false;
 	ret->sleepers = &c->b->data_sleepers;
 	ret->ready = chan_ready;
 	ret->snap = 0;

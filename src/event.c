@@ -597,6 +597,7 @@ void ipcx__event_source(ipcx_event *ev, struct ipcx__source *ret)
 {
 	ret->obj = &ev->obj;
 	ret->word = &ev->b->seq;
+	ret->marked = false;
 	ret->sleepers = &ev->b->sleepers;
 	ret->ready = event_ready;
 	ret->stuck = NULL;

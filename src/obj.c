@@ -274,13 +274,6 @@ void ipcx__obj_close(struct ipcx__obj *o)
 	memset(o, 0, sizeof(*o));
 }
 
-bool ipcx__obj_removed(const struct ipcx__obj *o)
-{
-	/* Acquire pairs with the release in mark_removed, so a waiter that sees the flag also
-	 * sees whatever the remover did before. */
-	return atomic_load_explicit(&o->hdr->removed, memory_order_acquire) != 0;
-}
-
 /* Tells every process that has the object mapped that it is gone, and wakes its waiters. */
 static void mark_removed(void *map, uint64_t size)
 {

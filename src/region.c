@@ -675,6 +675,7 @@ void ipcx__region_source(ipcx_region *r, uint64_t last_seen, struct ipcx__source
 {
 	ret->obj = &r->obj;
 	ret->word = &r->b->change;
+	ret->marked = false;
 	ret->sleepers = &r->b->sleepers;
 	ret->ready = region_ready;
 	ret->stuck = NULL;

@@ -883,6 +883,7 @@ void ipcx__semset_source(ipcx_semset *s, struct ipcx__source *ret)
 {
 	ret->obj = &s->obj;
 	ret->word = &s->b->change;
+	ret->marked = false;
 	ret->sleepers = &s->b->change_sleepers;
 	ret->ready = semset_ready;
 	ret->stuck = NULL;

@@ -236,7 +236,7 @@ int ipcx_topic_release(ipcx_topic *t)
 	 * the record are done before its space can be reused. */
 	atomic_store_explicit(&sl->cursor, t->cur, memory_order_release);
 	if (t->reliable)
-		ipcx__wake_bump(&t->b->space_word, &t->b->space_sleepers, INT32_MAX);
+		ipcx__wake_all(&t->b->space_word, &t->b->space_sleepers);
 	return 0;
 }
 
@@ -321,6 +321,7 @@ int ipcx__topic_source(ipcx_topic *t, struct ipcx__source *ret)
 		return -EINVAL;
 	ret->obj = &t->obj;
 	ret->word = &t->b->data_word;
+	ret->marked = true;
 	ret->sleepers = &t->b->data_sleepers;
 	ret->ready = topic_ready;
 	ret->snap = 0;

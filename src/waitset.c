@@ -480,6 +480,7 @@ static int sleep_futex(ipcx_waitset *ws, struct ipcx_waitset_ready *ret, size_t 
 	struct ipcx__waitv v[IPCX_WAITSET_MAX_FUTEX];
 	ipcx__deadline sd = slice_of(ws, d);
 	int64_t start = ipcx__now_ns();
+	bool woken = false;
 	int k, r;
 
 	/* Registration, then the words, then the check (internal/source.h): seq_cst pairs
@@ -489,12 +490,19 @@ static int sleep_futex(ipcx_waitset *ws, struct ipcx_waitset_ready *ret, size_t 
 		                          memory_order_seq_cst);
 	for (unsigned i = 0; i < ws->n; i++) {
 		v[i].word = ws->m[i].src.word;
-		/* Acquire pairs with the waker's release change of the word. */
-		v[i].expected = atomic_load_explicit(v[i].word, memory_order_acquire);
+		if (ws->m[i].src.marked) {
+			/* A wake-all word: its waker wakes only a marked (odd) word. An even
+			 * value back means a wake-up came since we registered: look again. */
+			v[i].expected = ipcx__sleep_mark(v[i].word);
+			woken |= !(v[i].expected & 1);
+		} else {
+			/* Acquire pairs with the waker's release change of the word. */
+			v[i].expected = atomic_load_explicit(v[i].word, memory_order_acquire);
+		}
 	}
 	atomic_thread_fence(memory_order_seq_cst);
 	k = collect(ws, ret, cap);
-	r = k ? 0 : ipcx__futex_waitv(v, ws->n, sd);
+	r = k || woken ? 0 : ipcx__futex_waitv(v, ws->n, sd);
 	for (unsigned i = 0; i < ws->n; i++)
 		atomic_fetch_sub_explicit(ws->m[i].src.sleepers, IPCX__SHARED_ONE,
 		                          memory_order_relaxed);

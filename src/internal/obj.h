@@ -6,6 +6,7 @@
 #ifndef IPCX_INTERNAL_OBJ_H
 #define IPCX_INTERNAL_OBJ_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -68,8 +69,14 @@ void ipcx__obj_close(struct ipcx__obj *obj);
  */
 bool ipcx__obj_owned(const struct ipcx__obj *obj);
 
-/* True once the object was removed from the namespace. */
-bool ipcx__obj_removed(const struct ipcx__obj *obj);
+/* True once the object was removed from the namespace. Inline: every send and receive
+ * asks. */
+static inline bool ipcx__obj_removed(const struct ipcx__obj *o)
+{
+	/* Acquire pairs with the release in mark_removed (obj.c), so a waiter that sees the
+	 * flag also sees whatever the remover did before. */
+	return atomic_load_explicit(&o->hdr->removed, memory_order_acquire) != 0;
+}
 
 /*
  * Checks a header against the real size of its file and, when want_kind is not 0, against

@@ -26,6 +26,8 @@ struct ipcx__source {
 	struct ipcx__obj *obj;
 	_Atomic uint32_t *word;
 	_Atomic uint32_t *sleepers; /* always word + 1 (internal/watch.h) */
+	/* word is woken with ipcx__wake_all: a sleeper must mark it (ipcx__sleep_mark) */
+	bool marked;
 	/*
 	 * 1 when the condition holds, 0 when not, -EIDRM when the object was removed. snap is
 	 * the member's memory (an event's generation, a region's last-seen version); with

@@ -28,7 +28,14 @@ typedef struct {
 	int64_t at_ns; /* INT64_MAX for never */
 } ipcx__deadline;
 
-ipcx__deadline ipcx__deadline_in(int64_t timeout_ns);
+ipcx__deadline ipcx__deadline_in_slow(int64_t timeout_ns); /* reads the clock */
+static inline ipcx__deadline ipcx__deadline_in(int64_t timeout_ns)
+{
+	ipcx__deadline d = {INT64_MAX};
+
+	/* Waiting forever, the common case, needs no clock: in line. */
+	return timeout_ns < 0 ? d : ipcx__deadline_in_slow(timeout_ns);
+}
 bool ipcx__deadline_never(ipcx__deadline d);
 bool ipcx__deadline_passed(ipcx__deadline d);
 
