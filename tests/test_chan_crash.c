@@ -166,7 +166,8 @@ IPCX_TEST(chan_crash, lock_holder_dies_mid_step)
  * nothing on a loaded machine. So the sender makes the copy stop half-way: its message
  * lies in pages of which one (at a random place) is unreadable, ipcx_chan_send's copy
  * faults there, and the fault handler says so in shared memory and waits to be killed.
- * The kill thus always lands with the reservation held and part of the message written.
+ * The kill thus always lands inside the copy, with the reservation held (and, as a copy
+ * of this size runs front to back, the part before that page written).
  */
 #define BIG_MSG 60000
 #define BIG_PAGES 16
