@@ -18,7 +18,8 @@
  * re-armed. The pattern, in drain_channel() below, is the point of this example:
  *   1. epoll reports the descriptor readable;
  *   2. receive with timeout 0 until ipcx_chan_recv returns -EAGAIN (take everything: one
- *      wake-up may stand for many messages);
+ *      wake-up may stand for many messages; a loop that must stay fair to its sockets may
+ *      stop after a batch instead, and leave the descriptor readable, not re-armed);
  *   3. re-arm with ipcx_chan_fd_rearm; if it returns 1, a message arrived after the last
  *      try, and the descriptor will not tell about it: go back to 2. It returns 0 once
  *      armed: the descriptor becomes readable when the next message comes.
@@ -46,6 +47,7 @@
 
 #define MAX_CLIENTS 64
 #define MAX_LINE 1024
+#define BATCH 64 /* channel messages per turn of the loop, at most */
 
 struct client {
 	int fd; /* -1: a free entry */
@@ -176,15 +178,22 @@ static void channel_message(struct server *s, size_t len)
 static int drain_channel(struct server *s)
 {
 	for (;;) {
-		ssize_t n;
-		int r;
+		ssize_t n = 0;
+		int k, r;
 
-		/* Take every message there is; the try that finds none returns -EAGAIN. */
-		while ((n = ipcx_chan_recv(s->chan, s->msg, s->msg_cap, 0)) >= 0) {
+		/* Take the messages there are; the try that finds none returns -EAGAIN. */
+		for (k = 0; k < BATCH; k++) {
+			n = ipcx_chan_recv(s->chan, s->msg, s->msg_cap, 0);
+			if (n < 0)
+				break;
 			channel_message(s, (size_t)n);
 			if (s->quit)
 				return 0; /* what was sent after "quit" stays in the channel */
 		}
+		/* A busy channel may never run dry: after a batch, let the sockets have their
+		 * turn. Not re-armed, the descriptor stays readable, so epoll reports it again. */
+		if (k == BATCH)
+			return 0;
 		if (n != -EAGAIN)
 			return (int)n;
 		/* Empty: re-arm. 1 means a message came in after our last try, and the descriptor
