@@ -468,11 +468,11 @@ IPCX_TEST(waitset, chan_send_still_wakes_blocked_receiver)
 	pid_t ws, rx;
 
 	ws = test_fork(waitset_on_chan, NULL);
-	for (int i = 0; i < 5000 && atomic_load(&c->b->data_sleepers) == 0; i++)
+	while (atomic_load(&c->b->data_sleepers) == 0) /* bounded by the test's timeout */
 		usleep(1000);
 	cr_assert_eq(atomic_load(&c->b->data_sleepers), 1u << 10, "the wait-set sleeps");
 	rx = test_fork(blocked_receiver, NULL);
-	for (int i = 0; i < 5000 && atomic_load(&c->b->data_sleepers) == 1u << 10; i++)
+	while (atomic_load(&c->b->data_sleepers) == 1u << 10) /* bounded by the test's timeout */
 		usleep(1000);
 	cr_assert_eq(atomic_load(&c->b->data_sleepers), (1u << 10) + 1, "and the receiver too");
 	cr_assert_eq(ipcx_chan_send(c, "m", 1, 0), 0);
