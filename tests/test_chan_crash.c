@@ -8,6 +8,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -156,49 +158,119 @@ IPCX_TEST(chan_crash, lock_holder_dies_mid_step)
 	ipcx_chan_close(c);
 }
 
-/* A copying sender killed at random points of large sends: never a partial message. */
-static int big_sender(void *arg)
-{
-	ipcx_chan *c = op("k");
-	static uint8_t m[60000];
+/*
+ * A copying sender killed in the middle of copying a large message: the half-written
+ * message is never delivered, the messages before it all are, and its space is reclaimed.
+ *
+ * SIGKILL cannot aim at a copy of a few microseconds, and a sleep before the kill aims at
+ * nothing on a loaded machine. So the sender makes the copy stop half-way: its message
+ * lies in pages of which one (at a random place) is unreadable, ipcx_chan_send's copy
+ * faults there, and the fault handler says so in shared memory and waits to be killed.
+ * The kill thus always lands inside the copy, with the reservation held (and, as a copy
+ * of this size runs front to back, the part before that page written).
+ */
+#define BIG_MSG 60000
+#define BIG_PAGES 16
 
-	(void)arg;
-	for (uint32_t i = 0;; i++) {
-		memset(m, (int)(i & 0xff), sizeof(m));
-		memcpy(m, &i, 4);
-		if (ipcx_chan_send(c, m, sizeof(m), -1) < 0)
-			return 1;
-	}
+struct mid_copy {
+	_Atomic uint32_t state;  /* 0 sending, 1 stopped inside the copy, 2 some other fault */
+	uint8_t *_Atomic trap;   /* the unreadable page, in the sender */
+	_Atomic uint32_t before; /* whole messages to send before the one that stops */
+};
+
+static struct mid_copy *mc;
+
+static void stop_in_copy(int sig, siginfo_t *si, void *uc)
+{
+	uint8_t *trap = atomic_load(&mc->trap), *at = si->si_addr;
+
+	(void)sig;
+	(void)uc;
+	atomic_store(&mc->state, trap && at >= trap && at < trap + 4096 ? 1 : 2);
+	for (;;)
+		pause(); /* until SIGKILL, inside ipcx_chan_send */
 }
 
-IPCX_TEST(chan_crash, sender_killed_mid_copy)
+static int big_sender(void *arg)
 {
-	ipcx_chan *c = mk("k", 1 << 18, 60000);
-	static uint8_t m[60000];
-	struct ipcx_chan_stats st;
-	int got = 0;
+	struct sigaction sa = {.sa_sigaction = stop_in_copy, .sa_flags = SA_SIGINFO};
+	ipcx_chan *c = op("k");
+	uint32_t before = atomic_load(&mc->before), trap_page = (uint32_t)(uintptr_t)arg;
+	uint8_t *m = mmap(NULL, BIG_PAGES * 4096, PROT_READ | PROT_WRITE,
+	                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	for (int round = 0; round < 10; round++) {
-		pid_t pid = test_fork(big_sender, NULL);
-		usleep(2000 + (unsigned)(rand() % 5000));
-		for (int k = 0; k < 3; k++)
-			ipcx_chan_recv(c, m, sizeof(m), 0);
-		test_kill(pid);
-		for (;;) {
-			ssize_t n = ipcx_chan_recv(c, m, sizeof(m), 30000000);
-			uint32_t i;
-			if (n == -ETIMEDOUT)
-				break;
-			cr_assert_eq(n, (ssize_t)sizeof(m));
-			memcpy(&i, m, 4);
-			for (size_t j = 4; j < sizeof(m); j++)
-				cr_assert_eq(m[j], (uint8_t)i, "torn message %u at %zu", i, j);
-			got++;
-		}
+	/* If the test fails before it kills us, we must not wait in pause() forever. */
+	if (m == MAP_FAILED || sigaction(SIGSEGV, &sa, NULL) < 0 ||
+	    prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		return 1;
+	for (uint32_t i = 0; i < before; i++) {
+		memset(m, (int)(i & 0xff), BIG_MSG);
+		memcpy(m, &i, 4);
+		if (ipcx_chan_send(c, m, BIG_MSG, IPCX_FOREVER) < 0)
+			return 1;
 	}
-	cr_expect_gt(got, 0);
-	cr_assert_eq(ipcx_chan_stats(c, &st), 0);
-	cr_expect_eq(st.bytes_used, 0);
+	memset(m, 'X', BIG_MSG);
+	atomic_store(&mc->trap, m + (size_t)trap_page * 4096);
+	if (mprotect(m + (size_t)trap_page * 4096, 4096, PROT_NONE) < 0)
+		return 1;
+	ipcx_chan_send(c, m, BIG_MSG, IPCX_FOREVER);
+	return 3; /* the copy went through an unreadable page? */
+}
+
+/* Checks that m is message number want of the current sender, whole. */
+static void check_big(const uint8_t *m, ssize_t n, uint32_t want)
+{
+	uint32_t i;
+
+	cr_assert_eq(n, BIG_MSG);
+	memcpy(&i, m, 4);
+	cr_assert_eq(i, want, "message %u where %u was due: lost or out of order", i, want);
+	for (size_t j = 4; j < BIG_MSG; j++)
+		cr_assert_eq(m[j], (uint8_t)i, "torn message %u at %zu", i, j);
+}
+
+IPCX_TEST(chan_crash, sender_killed_mid_copy, .timeout = 60)
+{
+	/* Room for four messages: a sender sending more waits for the receiver. */
+	ipcx_chan *c = mk("k", 1 << 18, BIG_MSG);
+	static uint8_t m[BIG_MSG];
+	struct ipcx_chan_stats st;
+
+	mc = test_shared_alloc(sizeof(*mc));
+	srand((unsigned)getpid());
+	for (int round = 0; round < 10; round++) {
+		uint32_t before = (uint32_t)(rand() % 7), trap_page = 1 + (uint32_t)(rand() % 13);
+		pid_t pid;
+
+		atomic_store(&mc->state, 0);
+		atomic_store(&mc->trap, NULL);
+		atomic_store(&mc->before, before);
+		pid = test_fork(big_sender, (void *)(uintptr_t)trap_page);
+		/* Blocking receives: they also step over the reservation the last round's
+		 * sender died in, which lies in front of this one's messages. */
+		for (uint32_t i = 0; i < before; i++)
+			check_big(m, ipcx_chan_recv(c, m, sizeof(m), IPCX_FOREVER), i);
+		/* A wait for a state, not for a time: the test's timeout is the only bound. */
+		while (atomic_load(&mc->state) == 0)
+			usleep(1000);
+		cr_assert_eq(atomic_load(&mc->state), 1, "round %d: the sender faulted elsewhere",
+		             round);
+		test_kill(pid);
+		/* Nothing of the half-copied message, ever, neither now nor after recovery. */
+		cr_assert_eq(ipcx_chan_recv(c, m, sizeof(m), 0), -EAGAIN, "round %d", round);
+	}
+	/* The last sender's reservation is reclaimed by a receive that waits past it (after
+	 * a slice of CHAN_CHECK_NS). Wait until it is, however long that takes on a loaded
+	 * machine; if it never is, the test's timeout fails the test. */
+	for (;;) {
+		cr_assert_eq(ipcx_chan_stats(c, &st), 0);
+		if (st.bytes_used == 0)
+			break;
+		cr_assert_eq(ipcx_chan_recv(c, m, sizeof(m), 100000000), -ETIMEDOUT);
+	}
+	cr_expect_eq(st.dropped, 10, "%lu dead reservations reclaimed", (unsigned long)st.dropped);
+	cr_expect_eq(st.depth, 0);
+	cr_expect_eq(st.in_flight, 0);
 	ipcx_chan_close(c);
 }
 
@@ -219,6 +291,7 @@ struct st_shared {
 	_Atomic uint8_t got[ST_MAX_SENDERS][ST_SEQS];
 	_Atomic uint32_t bad, order;
 	_Atomic uint32_t stop_senders, stop_receivers;
+	_Atomic uint32_t nsent; /* messages sent, all senders together */
 };
 static struct st_shared *sh;
 
@@ -273,6 +346,7 @@ static int st_sender(void *arg)
 		if (r < 0)
 			return 1;
 		atomic_store(&sh->sent[id][s], 1);
+		atomic_fetch_add(&sh->nsent, 1);
 	}
 	ipcx_chan_close(c);
 	return 0;
@@ -343,11 +417,17 @@ IPCX_TEST(chan_crash, stress_random_kills, .timeout = 120)
 			rcv[who] = test_fork(st_receiver, NULL);
 		}
 	}
+	/* On a loaded machine the timed part may have done little: go on, without kills,
+	 * until enough was sent for the checks below to mean something (the test's timeout
+	 * bounds this wait, not a guess of the machine's speed). */
+	while (atomic_load(&sh->nsent) <= 1000)
+		usleep(1000);
 	atomic_store(&sh->stop_senders, 1);
 	for (int i = 0; i < ST_LIVE_SENDERS; i++)
 		cr_expect_eq(test_wait(snd[i]), 0);
-	/* Drain: receivers stop once the channel is empty and nothing is in flight. */
-	for (int i = 0; i < 1000; i++) {
+	/* Drain: receivers stop once the channel is empty and nothing is in flight (however
+	 * long the receivers take on a loaded machine; the test's timeout bounds it). */
+	for (;;) {
 		cr_assert_eq(ipcx_chan_stats(c, &st), 0);
 		if (st.bytes_used == 0)
 			break;

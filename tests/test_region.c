@@ -337,8 +337,10 @@ static int torn_reader(void *arg)
 			atomic_fetch_add(&sh->eagain[me], 1);
 			continue;
 		}
-		if (ret != 0)
+		if (ret != 0) {
+			atomic_fetch_add(&sh->fails[me], 1);
 			return 31;
+		}
 		memcpy(hdr, buf, 16);
 		if (hdr[0] != v || hdr[1] != sum_of(buf + 16, TORN_N) || v < last) {
 			atomic_fetch_add(&sh->fails[me], 1);
@@ -366,7 +368,12 @@ IPCX_TEST(region, snapshots_are_never_torn, .timeout = 60)
 	}
 	w = test_fork(torn_writer, sh);
 	test_barrier_wait(sh->bar);
+	/* Let them race for a while; then, on a machine so loaded that a reader has not had
+	 * a snapshot yet, until each has (the test's timeout bounds that). */
 	pause_ms(1500);
+	for (int i = 0; i < READERS; i++)
+		while (atomic_load(&sh->reads[i]) == 0 && atomic_load(&sh->fails[i]) == 0)
+			pause_ms(1);
 	atomic_store(&sh->stop, 1);
 	cr_assert_eq(test_wait(w), 0);
 	for (int i = 0; i < READERS; i++)
@@ -385,8 +392,13 @@ static int64_t check_torn(ipcx_region *r)
 {
 	static uint8_t buf[TORN_SIZE];
 	uint64_t v, hdr[2];
+	int ret;
 
-	cr_assert_eq(ipcx_region_read(r, 0, buf, TORN_SIZE, &v), 0);
+	/* A writer may be running: a read overtaken on every try gives -EAGAIN, which is the
+	 * contract, not a failure (a slow reader on a loaded machine sees it). */
+	while ((ret = ipcx_region_read(r, 0, buf, TORN_SIZE, &v)) == -EAGAIN)
+		;
+	cr_assert_eq(ret, 0);
 	memcpy(hdr, buf, 16);
 	if (hdr[0] != v || hdr[1] != sum_of(buf + 16, TORN_N))
 		return -1;
@@ -571,26 +583,24 @@ static void wait_for_sleepers(ipcx_region *r, uint32_t n)
 {
 	struct ipcx_region_state st;
 
-	for (int i = 0; i < 5000; i++) {
+	for (;;) { /* bounded by the test's timeout, not by a guess of the machine's speed */
 		cr_assert_eq(ipcx_region_get_state(r, &st), 0);
 		if (st.waiters >= n)
 			return;
 		pause_ms(1);
 	}
-	cr_assert_fail("waiters never slept");
 }
 
 static void wait_for_attached(const char *name, unsigned n)
 {
 	struct ipcx_info in;
 
-	for (int i = 0; i < 5000; i++) {
+	for (;;) { /* bounded by the test's timeout, not by a guess of the machine's speed */
 		cr_assert_eq(ipcx_stat(name, &in), 0);
 		if (in.attached >= n)
 			return;
 		pause_ms(1);
 	}
-	cr_assert_fail("the waiters never opened %s", name);
 }
 
 IPCX_TEST(region, wait_change_wakes_times_out_and_sees_removal)

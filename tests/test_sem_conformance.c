@@ -608,7 +608,7 @@ static int exit_reevaluates(ipcx_semset *s, uint32_t index)
 			_exit(1);
 		_exit(s ? ipcx_semset_op(c, zero2, 2, IPCX_FOREVER) : sysv_op(zero2, 2));
 	}
-	for (int t = 0; t < 5000 && zcounts(s).z0 != 1; t++)
+	while (zcounts(s).z0 != 1) /* bounded by the test's timeout */
 		usleep(1000);
 	z = zcounts(s);
 	cr_assert(z.z0 == 1 && z.z1 == 0);
@@ -702,13 +702,13 @@ static int merge_scenario(ipcx_semset *s)
 	int st;
 
 	px = spawn_op(s, &x, 1);
-	for (int t = 0; t < 5000 && waiters_on(s, 0) != 1; t++)
+	while (waiters_on(s, 0) != 1) /* bounded by the test's timeout */
 		usleep(1000);
 	py = spawn_op(s, &y, 1);
-	for (int t = 0; t < 5000 && waiters_on(s, 1) != 1; t++)
+	while (waiters_on(s, 1) != 1) /* bounded by the test's timeout */
 		usleep(1000);
 	pv = spawn_op(s, v, 2);
-	for (int t = 0; t < 5000 && waiters_on(s, 0) != 2; t++)
+	while (waiters_on(s, 0) != 2) /* bounded by the test's timeout */
 		usleep(1000);
 	cr_assert_eq(s ? ipcx_semset_op(s, go, 2, 0) : sysv_op(go, 2), 0);
 	while (waitpid(pv, &st, 0) < 0 && errno == EINTR)

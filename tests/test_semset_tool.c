@@ -135,7 +135,7 @@ IPCX_TEST(semset_tool, stat_after_kills)
 	while (!atomic_load(flag))
 		usleep(1000);
 	w = test_fork(wait_one, NULL);
-	for (int i = 0; i < 5000 && ipcx_semset_ncnt(s, 0) != 1; i++)
+	while (ipcx_semset_ncnt(s, 0) != 1) /* bounded by the test's timeout */
 		usleep(1000);
 	RUN(before, "stat", "k");
 	snprintf(want, sizeof(want), "  0                  0     1     0        0\n");
@@ -187,7 +187,7 @@ IPCX_TEST(semset_tool, op_waits_for_another)
 		struct tool_result r = tool_run(NULL, "sem", "ww", "op", "0:-2", NULL);
 		_exit(r.status);
 	}
-	for (int i = 0; i < 5000 && ipcx_semset_ncnt(s, 0) != 1; i++)
+	while (ipcx_semset_ncnt(s, 0) != 1) /* bounded by the test's timeout */
 		usleep(1000);
 	cr_expect_eq(ipcx_semset_ncnt(s, 0), 1);
 	RUN(o, "sem", "ww", "op", "0:+3");

@@ -468,11 +468,11 @@ IPCX_TEST(waitset, chan_send_still_wakes_blocked_receiver)
 	pid_t ws, rx;
 
 	ws = test_fork(waitset_on_chan, NULL);
-	for (int i = 0; i < 5000 && atomic_load(&c->b->data_sleepers) == 0; i++)
+	while (atomic_load(&c->b->data_sleepers) == 0) /* bounded by the test's timeout */
 		usleep(1000);
 	cr_assert_eq(atomic_load(&c->b->data_sleepers), 1u << 10, "the wait-set sleeps");
 	rx = test_fork(blocked_receiver, NULL);
-	for (int i = 0; i < 5000 && atomic_load(&c->b->data_sleepers) == 1u << 10; i++)
+	while (atomic_load(&c->b->data_sleepers) == 1u << 10) /* bounded by the test's timeout */
 		usleep(1000);
 	cr_assert_eq(atomic_load(&c->b->data_sleepers), (1u << 10) + 1, "and the receiver too");
 	cr_assert_eq(ipcx_chan_send(c, "m", 1, 0), 0);
@@ -490,9 +490,14 @@ static int take_with_undo_and_hang(void *arg)
 	    ipcx_semset_op(s, &(struct ipcx_sembuf){0, -1, IPCX_SEM_UNDO}, 1, 0) < 0)
 		return 1;
 	atomic_store(&r->reserved, 1);
-	/* Dies while the parent's wait-set sleeps; _exit skips the UNDO that exit would
-	 * apply, as a SIGKILL would. */
-	usleep(100000);
+	/* Not before the parent has seen the semaphore held: dead, our UNDO would count as
+	 * given back already. A state, not a time (the test's timeout bounds it). */
+	while (atomic_load(&r->reserved) != 2)
+		usleep(1000);
+	/* Then die, most likely while the parent's wait-set sleeps (if it is not asleep yet,
+	 * its wait sees the same); _exit skips the UNDO that exit would apply, as a SIGKILL
+	 * would. */
+	usleep(50000);
 	_exit(0);
 }
 
@@ -515,6 +520,7 @@ IPCX_TEST(waitset, semset_member_sees_dead_processes_undo)
 	cr_assert_eq(ipcx_waitset_set_wait(ws, IPCX_WAIT_SLEEP), 0);
 	cr_assert_eq(ipcx_waitset_add_semset(ws, s, &take, 1, (void *)1), 0);
 	cr_assert_eq(ipcx_waitset_wait(ws, rd, 1, 0), -EAGAIN);
+	atomic_store(&r->reserved, 2); /* now it may die */
 	cr_assert_eq(ipcx_waitset_wait(ws, rd, 1, T), 1);
 	cr_assert_eq(ipcx_semset_op(s, &take, 1, 0), 0);
 	cr_assert_eq(test_wait(pid), 0);
