@@ -56,7 +56,7 @@ struct part {
 	pid_t pid;
 };
 static struct part parts[ST_PARTS];
-static uint64_t kills, kills_by_kind[K_MAX_], undone_holders;
+static uint64_t kills, kills_by_kind[K_MAX_], undone_holders, delivered_to_dead;
 static pid_t supervisor;
 
 static int run_part(int p)
@@ -128,6 +128,8 @@ static void kill_one(int p)
 		;
 	parts[p].pid = 0;
 	forget(p);
+	if (parts[p].kind == K_RECEIVER)
+		delivered_to_dead += st_receiver_died(p);
 	kills++;
 	kills_by_kind[parts[p].kind]++;
 }
@@ -404,6 +406,9 @@ int main(int argc, char **argv)
 	ipcx_event_close(ev);
 	st_check_leftovers(dir);
 
+	printf("stress: chan: %llu messages received by receivers killed before they counted "
+	       "them\n",
+	       (unsigned long long)delivered_to_dead);
 	printf("stress: kills:");
 	for (int k = 0; k < K_MAX_; k++)
 		printf(" %s %llu", kind_names[k], (unsigned long long)kills_by_kind[k]);

@@ -76,6 +76,13 @@ enum st_violation {
 	V_MAX_
 };
 
+/* A message as senders and publishers make it: the body's checksum binds slot and seq. */
+struct st_msg {
+	uint32_t slot, seq, len, sum;
+	uint8_t body[2048];
+};
+#define ST_MSG_HDR 16u
+
 /* One participant place; its process changes at every restart. Own cache line each. */
 struct st_part {
 	_Atomic uint64_t ops;
@@ -101,6 +108,7 @@ struct st_ledger {
 	int inject;                              /* enum st_fault */
 	int64_t slack_ns;                        /* how late a timed call may return */
 	struct st_part part[ST_PARTS] __attribute__((aligned(64)));
+	struct st_msg rbuf[ST_PARTS]; /* receivers: where recv copies to */
 };
 
 /* Faults the checker must catch (--inject-fault), to prove it can fail. */
@@ -126,13 +134,6 @@ struct st_seqs {
 extern struct st_ledger *L;
 extern struct st_seqs *S;
 
-/* A message as senders and publishers make it: the body's checksum binds slot and seq. */
-struct st_msg {
-	uint32_t slot, seq, len, sum;
-	uint8_t body[2048];
-};
-#define ST_MSG_HDR 16u
-
 uint32_t st_sum(const uint8_t *p, size_t n, uint32_t slot, uint32_t seq);
 void st_fill(struct st_msg *m, uint32_t slot, uint32_t seq, uint32_t len);
 bool st_valid(const struct st_msg *m, size_t len, uint32_t nslots);
@@ -155,6 +156,9 @@ static inline void st_op(int p)
  * place, slot its index among its kind. The return value is the exit status. */
 int st_sender(int p, int slot);
 int st_receiver(int p, int slot);
+/* After receiver p was killed: counts a message its last recv delivered that it had not
+ * counted yet. Returns 1 if there was one. */
+uint64_t st_receiver_died(int p);
 int st_publisher(int p, int topic, int slot);
 int st_subscriber(int p, int topic, int slot);
 int st_holder(int p, int slot);
