@@ -82,7 +82,16 @@ int st_holder(int p, int slot)
 		pause_point(p);                    /* checked while holding, too */
 		/* The injected fault: one give-back in 50 is recorded but not made. */
 		if (!(L->inject == F_SEM_LEAK && ++n % 50 == 0)) {
-			r = ipcx_semset_op(set, give, nops, 0);
+			/* A give never waits for values, but may wait for the set's lock: a
+			 * try-once gives up after 10 ms (-EAGAIN) when its holder is descheduled
+			 * or dead and not yet found out, which a loaded machine does make
+			 * happen. So give with a timeout, and again until it is done. */
+			do {
+				t0 = st_now();
+				r = ipcx_semset_op(set, give, nops, ST_TIMEOUT_NS);
+				if (r == -ETIMEDOUT)
+					st_check_late("semset give", t0, ST_TIMEOUT_NS);
+			} while (r == -ETIMEDOUT);
 			if (r < 0) {
 				st_violation(V_ERROR, "semset give: %s", ipcx_errname(r));
 				return 1;
