@@ -153,8 +153,37 @@ static void check_event(ipcx_event *ev, uint64_t waiter_kills)
 	       (unsigned long long)waiter_kills);
 }
 
+/* The writers are gone: a dead one's lock is handed on once, and the data is one write. */
+static uint64_t check_region(ipcx_region *rg)
+{
+	static uint8_t snap[ST_REGION_SIZE];
+	uint64_t dead = 0, v = 0;
+	void *w;
+	int r = 0;
+
+	for (int i = 0; i < 3; i++) {
+		r = ipcx_region_begin_write(rg, 0, 0, ST_TIMEOUT_NS + L->slack_ns, &w);
+		if (r != -EOWNERDEAD)
+			break;
+		dead++;
+	}
+	if (r < 0) {
+		st_violation(V_ERROR, "region: final begin_write: %s", ipcx_errname(r));
+		return dead;
+	}
+	ipcx_region_abort(rg);
+	r = ipcx_region_read(rg, 0, snap, sizeof(snap), &v);
+	if (r < 0 || !st_region_valid(snap, (int64_t)v))
+		st_violation(V_CORRUPT, "region: final snapshot (version %llu): %s",
+		             (unsigned long long)v, r < 0 ? ipcx_errname(r) : "torn");
+	printf("stress: region: version %llu, %llu writes begun, %llu writer deaths handed on\n",
+	       (unsigned long long)v, (unsigned long long)atomic_load(&L->region_stamp),
+	       (unsigned long long)(atomic_load(&L->region_owner_dead) + dead));
+	return dead;
+}
+
 uint64_t st_final_checks(ipcx_chan *c, ipcx_topic *tr, ipcx_topic *tl, ipcx_semset *set,
-                         ipcx_mutex *mx, ipcx_event *ev, uint64_t receiver_kills,
+                         ipcx_mutex *mx, ipcx_event *ev, ipcx_region *rg, uint64_t receiver_kills,
                          uint64_t waiter_kills)
 {
 	uint64_t recoveries = check_chan(c, receiver_kills);
@@ -163,7 +192,8 @@ uint64_t st_final_checks(ipcx_chan *c, ipcx_topic *tr, ipcx_topic *tl, ipcx_sems
 	check_semset(set);
 	check_mutex(mx);
 	check_event(ev, waiter_kills);
-	return recoveries + atomic_load(&L->owner_dead);
+	recoveries += check_region(rg);
+	return recoveries + atomic_load(&L->owner_dead) + atomic_load(&L->region_owner_dead);
 }
 
 static int run_gc(void)
@@ -197,8 +227,8 @@ static int check_one(const struct ipcx_info *info, void *arg)
 
 void st_check_leftovers(const char *dir)
 {
-	static const char *const names[] = {ST_CHAN,   ST_TOPIC_RELIABLE, ST_TOPIC_LOSSY,
-	                                    ST_SEMSET, ST_MUTEX,          ST_EVENT};
+	static const char *const names[] = {ST_CHAN,  ST_TOPIC_RELIABLE, ST_TOPIC_LOSSY, ST_SEMSET,
+	                                    ST_MUTEX, ST_EVENT,          ST_REGION};
 	unsigned before = 0, after = 0;
 	struct dirent *de;
 	int r = run_gc();
@@ -220,6 +250,6 @@ void st_check_leftovers(const char *dir)
 			st_violation(V_LEAK, "%s/%s left behind", dir, de->d_name);
 	}
 	closedir(d);
-	printf("stress: gc left %u of 6 objects, all clean; the directory is %s\n", before,
+	printf("stress: gc left %u of 7 objects, all clean; the directory is %s\n", before,
 	       after ? "not empty" : "empty");
 }

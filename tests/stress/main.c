@@ -29,8 +29,9 @@
 #include "stress.h"
 
 static const char *const kind_names[K_MAX_] = {
-        "sender",    "receiver",   "reliable-pub", "reliable-sub", "lossy-pub",
-        "lossy-sub", "sem-holder", "mutex-locker", "event-waiter", "event-setter",
+        "sender",       "receiver",     "reliable-pub",  "reliable-sub",
+        "lossy-pub",    "lossy-sub",    "sem-holder",    "mutex-locker",
+        "event-waiter", "event-setter", "region-writer", "region-reader",
 };
 static const char *const violation_names[V_MAX_] = {
         "corrupt message",
@@ -47,8 +48,8 @@ static const char *const violation_names[V_MAX_] = {
         "hang",
         "leak",
 };
-static const char *const fault_names[] = {"none", "chan-loss", "topic-loss", "sem-leak",
-                                          "mutex-break"};
+static const char *const fault_names[] = {"none",     "chan-loss",   "topic-loss",
+                                          "sem-leak", "mutex-break", "region-torn"};
 
 struct part {
 	enum st_kind kind;
@@ -84,6 +85,10 @@ static int run_part(int p)
 		return st_waiter(p, pt->slot);
 	case K_SETTER:
 		return st_setter(p, pt->slot);
+	case K_WRITER:
+		return st_writer(p, pt->slot);
+	case K_READER:
+		return st_reader(p, pt->slot);
 	default:
 		return 1;
 	}
@@ -214,7 +219,8 @@ static void create_objects(void)
 	ipcx_semset *s;
 	ipcx_mutex *m;
 	ipcx_event *e;
-	int r[6];
+	ipcx_region *g;
+	int r[7];
 
 	r[0] = ipcx_chan_open(ST_CHAN, IPCX_CREATE | IPCX_EXCL, 0, &ca, &c);
 	ipcx_chan_close(c);
@@ -228,7 +234,9 @@ static void create_objects(void)
 	ipcx_mutex_close(m);
 	r[5] = ipcx_event_open(ST_EVENT, IPCX_CREATE | IPCX_EXCL, 0, &e);
 	ipcx_event_close(e);
-	for (int i = 0; i < 6; i++) {
+	r[6] = ipcx_region_open(ST_REGION, IPCX_CREATE | IPCX_EXCL, 0, ST_REGION_SIZE, &g);
+	ipcx_region_close(g);
+	for (int i = 0; i < 7; i++) {
 		if (r[i] != 1) {
 			fprintf(stderr, "stress: cannot create object %d: %s\n", i,
 			        ipcx_errname(r[i]));
@@ -246,7 +254,7 @@ static void lay_out_parts(void)
 	        {K_SENDER, ST_SENDERS},    {K_RECEIVER, ST_RECEIVERS}, {K_PUB_RELIABLE, ST_PUBS},
 	        {K_SUB_RELIABLE, ST_SUBS}, {K_PUB_LOSSY, ST_PUBS},     {K_SUB_LOSSY, ST_SUBS},
 	        {K_HOLDER, ST_HOLDERS},    {K_LOCKER, ST_LOCKERS},     {K_WAITER, ST_WAITERS},
-	        {K_SETTER, ST_SETTERS},
+	        {K_SETTER, ST_SETTERS},    {K_WRITER, ST_WRITERS},     {K_READER, ST_READERS},
 	};
 	int p = 0;
 
@@ -290,9 +298,9 @@ static bool receiver(enum st_kind k)
 
 static int usage(void)
 {
-	fprintf(stderr,
-	        "usage: stress [--seconds N] [--seed N] [--slack SECONDS] "
-	        "[--inject-fault chan-loss|topic-loss|sem-leak|mutex-break] [--keep-dir]\n");
+	fprintf(stderr, "usage: stress [--seconds N] [--seed N] [--slack SECONDS] "
+	                "[--inject-fault chan-loss|topic-loss|sem-leak|mutex-break|region-torn] "
+	                "[--keep-dir]\n");
 	return 2;
 }
 
@@ -310,6 +318,7 @@ int main(int argc, char **argv)
 	ipcx_semset *set;
 	ipcx_mutex *mx;
 	ipcx_event *ev;
+	ipcx_region *rg;
 	int64_t end, next_check;
 	const char *tmp = getenv("TMPDIR");
 
@@ -359,7 +368,8 @@ int main(int argc, char **argv)
 	    ipcx_topic_open(ST_TOPIC_RELIABLE, 0, 0, NULL, &tr) < 0 ||
 	    ipcx_topic_open(ST_TOPIC_LOSSY, 0, 0, NULL, &tl) < 0 ||
 	    ipcx_semset_open(ST_SEMSET, 0, 0, 0, 0, &set) < 0 ||
-	    ipcx_mutex_open(ST_MUTEX, 0, 0, &mx) < 0 || ipcx_event_open(ST_EVENT, 0, 0, &ev) < 0) {
+	    ipcx_mutex_open(ST_MUTEX, 0, 0, &mx) < 0 || ipcx_event_open(ST_EVENT, 0, 0, &ev) < 0 ||
+	    ipcx_region_open(ST_REGION, 0, 0, 0, &rg) < 0) {
 		fprintf(stderr, "stress: cannot open the objects\n");
 		return 1;
 	}
@@ -394,9 +404,9 @@ int main(int argc, char **argv)
 	st_drain(c);
 	atomic_store(&L->stop_receivers, 1);
 	wait_for(receiver, st_now() + 30000000000LL + L->slack_ns);
-	recoveries =
-	        undone_holders + st_final_checks(c, tr, tl, set, mx, ev, kills_by_kind[K_RECEIVER],
-	                                         kills_by_kind[K_WAITER]);
+	recoveries = undone_holders + st_final_checks(c, tr, tl, set, mx, ev, rg,
+	                                              kills_by_kind[K_RECEIVER],
+	                                              kills_by_kind[K_WAITER]);
 
 	ipcx_chan_close(c);
 	ipcx_topic_close(tr);
@@ -404,6 +414,7 @@ int main(int argc, char **argv)
 	ipcx_semset_close(set);
 	ipcx_mutex_close(mx);
 	ipcx_event_close(ev);
+	ipcx_region_close(rg);
 	st_check_leftovers(dir);
 
 	printf("stress: chan: %llu messages received by receivers killed before they counted "

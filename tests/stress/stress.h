@@ -22,6 +22,8 @@
 #define ST_SEMSET "semset"
 #define ST_MUTEX "mutex"
 #define ST_EVENT "event"
+#define ST_REGION "region"
+#define ST_REGION_SIZE 1024
 
 /* Participants: how many of each kind live at once. */
 #define ST_SENDERS 3
@@ -32,6 +34,8 @@
 #define ST_LOCKERS 3
 #define ST_WAITERS 3
 #define ST_SETTERS 1
+#define ST_WRITERS 2 /* region */
+#define ST_READERS 2
 
 enum st_kind {
 	K_SENDER,
@@ -44,12 +48,14 @@ enum st_kind {
 	K_LOCKER,
 	K_WAITER,
 	K_SETTER,
+	K_WRITER,
+	K_READER,
 	K_MAX_
 };
 
 #define ST_PARTS                                                                                   \
 	(ST_SENDERS + ST_RECEIVERS + 2 * (ST_PUBS + ST_SUBS) + ST_HOLDERS + ST_LOCKERS +           \
-	 ST_WAITERS + ST_SETTERS)
+	 ST_WAITERS + ST_SETTERS + ST_WRITERS + ST_READERS)
 
 /* Sequence numbers per sender (or publisher) slot; a slot that reaches this stops. */
 #define ST_SEQ_CAP (1u << 22)
@@ -102,6 +108,8 @@ struct st_ledger {
 	_Atomic uint64_t chan_dup, chan_order;   /* counted, judged at the end */
 	_Atomic uint64_t owner_dead;             /* EOWNERDEAD seen by lockers */
 	_Atomic uint64_t repaired;               /* ... of which the invariant needed repair */
+	_Atomic uint64_t region_stamp;           /* the last stamp a region writer took */
+	_Atomic uint64_t region_owner_dead;      /* EOWNERDEAD seen by region writers */
 	_Atomic uint32_t chan_next[ST_SENDERS];  /* next sequence number per sender slot */
 	_Atomic uint32_t topic_next[2][ST_PUBS]; /* per topic (0 reliable, 1 lossy) */
 	uint64_t mx_a, mx_b;                     /* protected by the mutex: a == b */
@@ -118,6 +126,7 @@ enum st_fault {
 	F_TOPIC_LOSS,  /* a reliable subscriber skips a message */
 	F_SEM_LEAK,    /* a holder records a give-back it did not make */
 	F_MUTEX_BREAK, /* a locker breaks the invariant and unlocks normally */
+	F_REGION_TORN, /* a region reader garbles a snapshot it read */
 };
 
 /*
@@ -165,6 +174,11 @@ int st_holder(int p, int slot);
 int st_locker(int p, int slot);
 int st_waiter(int p, int slot);
 int st_setter(int p, int slot);
+int st_writer(int p, int slot);
+int st_reader(int p, int slot);
+
+/* True when a region snapshot is one whole write (or the region as created). */
+bool st_region_valid(const void *snapshot, int64_t version);
 
 /* The end of the run (checks.c): drains the channel while the receivers still run; then,
  * with every participant gone, checks what the run left and returns the recoveries counted
@@ -172,7 +186,7 @@ int st_setter(int p, int slot);
  * that the namespace directory holds nothing but clean objects, and removes them. */
 void st_drain(ipcx_chan *c);
 uint64_t st_final_checks(ipcx_chan *c, ipcx_topic *tr, ipcx_topic *tl, ipcx_semset *set,
-                         ipcx_mutex *mx, ipcx_event *ev, uint64_t receiver_kills,
+                         ipcx_mutex *mx, ipcx_event *ev, ipcx_region *rg, uint64_t receiver_kills,
                          uint64_t waiter_kills);
 void st_check_leftovers(const char *dir);
 
