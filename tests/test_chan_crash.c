@@ -180,6 +180,14 @@ IPCX_TEST(chan_crash, sender_killed_mid_copy)
 
 	for (int round = 0; round < 10; round++) {
 		pid_t pid = test_fork(big_sender, NULL);
+		/* The sender is at work (a loaded or sanitized run may take longer to start it
+		 * than the pause below), then killed at a random point of its next sends. */
+		for (int i = 0; i < 10000; i++) {
+			cr_assert_eq(ipcx_chan_stats(c, &st), 0);
+			if (st.depth + st.in_flight > 0)
+				break;
+			usleep(1000);
+		}
 		usleep(2000 + (unsigned)(rand() % 5000));
 		for (int k = 0; k < 3; k++)
 			ipcx_chan_recv(c, m, sizeof(m), 0);
