@@ -26,5 +26,6 @@ extern const struct bench_ops bench_ipcx_chan_rtt_spin, bench_ipcx_chan_rtt_adap
 extern const struct bench_ops bench_ipcx_topic_rtt, bench_ipcx_topic_fanout_1,
         bench_ipcx_topic_fanout_4, bench_ipcx_topic_fanout_16;
 extern const struct bench_ops bench_ipcx_region_read, bench_ipcx_mutexcopy_read;
+extern const struct bench_ops bench_ipcx_fd_rtt, bench_ipcx_waitset_rtt;
 
 #endif

@@ -17,4 +17,19 @@ if ! grep -q 'errors: 0$' pan.out; then
 	echo "model: spin found an error (trail above)" >&2
 	exit 1
 fi
-echo "model: no errors"
+echo "model: chan: no errors"
+
+# The wake-all protocol of src/wait.c (model/wake.pml): small enough for a full search,
+# with both kinds of waker.
+for opt in "" -DBUMP; do
+	cp "$(dirname "$src")/wake.pml" wake.pml
+	spin -a $opt wake.pml
+	gcc -O2 -o pan pan.c
+	./pan -m100000 | tee pan.out | grep -v '^Depth='
+	if ! grep -q 'errors: 0$' pan.out; then
+		spin -t -p -g wake.pml | tail -80 || true
+		echo "model: wake $opt: spin found an error (trail above)" >&2
+		exit 1
+	fi
+done
+echo "model: wake: no errors"

@@ -214,41 +214,10 @@ uint64_t ipcx_chan_capacity(const ipcx_chan *c)
 	return c ? c->cap : 0;
 }
 
-void ipcx__chan_note_role(struct ipcx_chan *c, uint32_t role)
+void ipcx__chan_note_role_slow(struct ipcx_chan *c, uint32_t role)
 {
-	if (c->roles & role)
-		return;
 	c->roles |= role;
 	atomic_fetch_or_explicit(&c->b->slots[c->me].roles, role, memory_order_relaxed);
-}
-
-int64_t ipcx__chan_read_rec(const struct ipcx_chan *c, uint64_t pos, uint64_t *ret_ctl,
-                            uint32_t *ret_len)
-{
-	struct chan_rec *r;
-	uint64_t ctl, off = pos & c->mask, size;
-	uint32_t len;
-	unsigned st;
-
-	if (pos & 15)
-		return -EBADMSG;
-	r = rec_at(c, pos);
-	/* Pairs with the release store of the header by its writer: len is complete. */
-	ctl = atomic_load_explicit(&r->ctl, memory_order_acquire);
-	if (!ctl_is(ctl, pos))
-		return 0;
-	len = atomic_load_explicit(&r->len, memory_order_relaxed);
-	st = ctl_state(ctl);
-	if (st < REC_RESERVED || st > REC_ORPHAN)
-		return -EBADMSG;
-	if (st != REC_SKIP && len > c->max_msg)
-		return -EBADMSG;
-	size = rec_size(len);
-	if (off + size > c->cap)
-		return -EBADMSG;
-	*ret_ctl = ctl;
-	*ret_len = len;
-	return (int64_t)size;
 }
 
 bool ipcx__chan_slot_dead(const struct ipcx_chan *c, unsigned slot)

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "internal/chan.h"
+#include "internal/source.h"
 #include "internal/sys.h"
 
 void ipcx__chan_help_consume(struct ipcx_chan *c, uint64_t pos, uint64_t size)
@@ -68,7 +69,7 @@ void ipcx__chan_reclaim(struct ipcx_chan *c, bool freed)
 		}
 	}
 	if (freed)
-		ipcx__wake_bump(&b->space_word, &b->space_sleepers, INT32_MAX);
+		ipcx__wake_all(&b->space_word, &b->space_sleepers);
 }
 
 /* Takes an ORPHAN record (its receiver died) between head and consume, if any. */
@@ -297,17 +298,18 @@ int ipcx_chan_release(ipcx_chan *c)
 	 * nobody but us can move head past it. Then free it at once, without writing the
 	 * record (a store there would have to win its cache line back from the sender).
 	 * Release pairs with the senders' acquire load of head: our reads of the payload are
-	 * done before its space is reused. */
+	 * done before its space is reused; seq_cst so that it also orders the move before our
+	 * read of space_sleepers (ipcx__wake_all_rmw). */
 	if (atomic_compare_exchange_strong_explicit(&c->b->head, &head,
 	                                            c->peek_pos + rec_size((uint64_t)len),
-	                                            memory_order_release, memory_order_relaxed)) {
+	                                            memory_order_seq_cst, memory_order_relaxed)) {
 		/* No walk over the records after ours unless some may be waiting (released
 		 * out of order, padding, skips): the walk would read the header the sender
 		 * writes next and cost it a cache-line transfer. */
 		if (atomic_load_explicit(&c->b->loose, memory_order_relaxed))
 			ipcx__chan_reclaim(c, true);
 		else
-			ipcx__wake_bump(&c->b->space_word, &c->b->space_sleepers, INT32_MAX);
+			ipcx__wake_all_rmw(&c->b->space_word, &c->b->space_sleepers);
 		return 0;
 	}
 	/* Release pairs with the reclaimer's acquire load of ctl, as above. A plain store:
@@ -352,4 +354,48 @@ void ipcx__chan_drop_held(struct ipcx_chan *c)
 		ipcx_chan_abort(c);
 	if (c->peek_len >= 0)
 		ipcx_chan_release(c);
+}
+
+/* ---- wait-sets and descriptors (internal/source.h) ---- */
+
+static int chan_ready(void *h, uint64_t *snap, const struct ipcx_sembuf *ops, size_t nops,
+                      bool consume)
+{
+	struct ipcx_chan *c = h;
+
+	(void)snap;
+	(void)ops;
+	(void)nops;
+	(void)consume;
+	if (ipcx__obj_removed(&c->obj))
+		return -EIDRM;
+	return data_ready(c);
+}
+
+_Static_assert(offsetof(struct chan_body, data_sleepers) ==
+                       offsetof(struct chan_body, data_word) + 4,
+               "a watched word's count follows it (internal/watch.h)");
+
+static bool chan_stuck(void *h)
+{
+	return !data_ready(h) && stuck(h);
+}
+
+/* What a blocked receive does at the end of a slice. */
+static void chan_recover(void *h)
+{
+	if (ipcx__chan_recover(h, IPCX_MAX_ATTACH))
+		ipcx__chan_reclaim(h, false);
+}
+
+void ipcx__chan_source(ipcx_chan *c, struct ipcx__source *ret)
+{
+	ret->obj = &c->obj;
+	ret->word = &c->b->data_word;
+	ret->marked = false;
+	ret->sleepers = &c->b->data_sleepers;
+	ret->ready = chan_ready;
+	ret->snap = 0;
+	ret->stuck = chan_stuck;
+	ret->recover = chan_recover;
 }

@@ -144,11 +144,18 @@ static int reserve_room(struct ipcx_chan *c, uint64_t len, int64_t timeout_ns, u
 	for (;;) {
 		if (ipcx__obj_removed(&c->obj))
 			return -EIDRM;
-		r = ipcx__chan_lock(c, d, timeout_ns == 0);
+		/* The uncontended lock in line (acquire pairs with the release that gives it
+		 * back); everything else, a dead holder included, in ipcx__chan_lock. */
+		r = 0;
+		if (!atomic_compare_exchange_strong_explicit(&c->b->lock, &(uint32_t){0}, c->me + 1,
+		                                             memory_order_acquire,
+		                                             memory_order_relaxed))
+			r = ipcx__chan_lock(c, d, timeout_ns == 0);
 		if (r < 0)
 			return r;
 		r = try_take(c, len, ret_pos, &w.head_needed);
-		ipcx__chan_unlock(c);
+		/* Release pairs with the acquire that takes the lock next (ipcx__slot_unlock). */
+		atomic_store_explicit(&c->b->lock, 0, memory_order_release);
 		if (r != 0)
 			return r < 0 ? r : 0;
 		/* Full: reclaim what receivers released, then wait for them. */

@@ -19,6 +19,9 @@
  * entry is chosen only while its mutex is held by the thread recorded in it (its lock word
  * carries that thread's id and no owner-died bit); an entry whose mutex notify can take is
  * one whose waiter died, and notify frees it instead of counting it.
+ *
+ * Signal registrations (event_signal.c) sit in a table after the waiter table; nsig, on
+ * seq's cache line, counts them, so set and pulse look at the table only when it is not 0.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -30,11 +33,14 @@
 
 #include <ipcx/event.h>
 
+#include "internal/event_signal.h"
 #include "internal/obj.h"
 #include "internal/robust.h"
+#include "internal/source.h"
 #include "internal/wait.h"
 
-#define EVENT_MAGIC 0x31544e45u /* "ENT1" */
+/* "ENT2": version 2 added the signal table (an "ENT1" event fails to open with -EBADMSG). */
+#define EVENT_MAGIC 0x32544e45u
 #define NENTRIES IPCX_EVENT_MAX_WAITERS
 
 enum { ENTRY_FREE = 0, ENTRY_WAITING = 1, ENTRY_WOKEN = 2 };
@@ -63,20 +69,38 @@ struct body {
 	_Atomic uint32_t claimed; /* hint: entries in use; 0 lets notify return at once */
 	_Atomic uint32_t hiwater; /* hint: entries ever used; bounds every scan */
 	_Atomic uint32_t cursor;  /* where the next notify starts its scan */
-	uint8_t pad1[36];
+	_Atomic uint32_t nsig;    /* hint: signal registrations; 0 keeps set and pulse quick */
+	uint8_t pad1[32];
 	struct entry e[NENTRIES];
+	struct ipcx__evsig sig[IPCX_EVENT_MAX_SIGNALS];
 };
 
 _Static_assert(sizeof(struct entry) % 64 == 0, "entries fill whole cache lines");
 _Static_assert(offsetof(struct body, seq) == 64, "layout");
 _Static_assert(offsetof(struct body, e) == 128, "layout");
+_Static_assert(offsetof(struct body, sleepers) == offsetof(struct body, seq) + 4,
+               "a watched word's count follows it (internal/watch.h)");
+_Static_assert(offsetof(struct body, nsig) == 92, "on seq's cache line");
+_Static_assert(offsetof(struct body, sig) == 128 + 64 * NENTRIES, "layout");
 
 struct ipcx_event {
 	struct ipcx__obj obj;
 	struct body *b;
 	_Atomic uint32_t mode;
 	_Atomic uint32_t budget; /* the adaptive spin budget, shared by this handle's waits */
+	/* This handle's signal registration: entry sig_idx, valid in process sig_who only (a
+	 * forked child's copy has none). Guarded by sig_lock. */
+	pthread_mutex_t sig_lock;
+	int sig_idx;
+	uint64_t sig_who;
+	struct ipcx__evsig_counts sigc; /* what this handle's set and pulse sent */
 };
+
+static struct ipcx__evsig_table sig_table(ipcx_event *ev)
+{
+	return (struct ipcx__evsig_table){ev->b->sig, &ev->b->nsig, ev->obj.file,
+	                                  (uint64_t)(uintptr_t)ev->obj.hdr};
+}
 
 static int event_validate(const void *body, uint64_t size)
 {
@@ -144,6 +168,8 @@ int ipcx_event_open(const char *name, unsigned flags, mode_t mode, ipcx_event **
 	ev->b = ev->obj.body;
 	atomic_init(&ev->mode, IPCX__WAIT_ADAPTIVE);
 	atomic_init(&ev->budget, IPCX__SPIN_START_NS);
+	pthread_mutex_init(&ev->sig_lock, NULL);
+	ev->sig_idx = -1;
 	*ret_event = ev;
 	return r;
 }
@@ -152,6 +178,8 @@ void ipcx_event_close(ipcx_event *ev)
 {
 	if (!ev)
 		return;
+	ipcx_event_signal_unregister(ev);
+	pthread_mutex_destroy(&ev->sig_lock);
 	ipcx__obj_close(&ev->obj);
 	free(ev);
 }
@@ -340,6 +368,10 @@ static int broadcast(ipcx_event *ev, bool set)
 		return -EINVAL;
 	new_generation(ev->b, set);
 	ipcx__wake(&ev->b->seq, &ev->b->sleepers, INT32_MAX);
+	/* Relaxed, but after the seq_cst fence in ipcx__wake: pairs with the seq_cst increment
+	 * of a registration, which is therefore seen by every set that starts after it. */
+	if (atomic_load_explicit(&ev->b->nsig, memory_order_relaxed) != 0)
+		ipcx__evsig_fire(sig_table(ev), &ev->sigc);
 	return 0;
 }
 
@@ -483,4 +515,92 @@ int ipcx_event_get_state(ipcx_event *ev, struct ipcx_event_state *ret_state)
 	}
 	*ret_state = st;
 	return 0;
+}
+
+int ipcx_event_signal_register(ipcx_event *ev, int signo, void *value)
+{
+	uint64_t self = ipcx__proc_self();
+	int r, idx;
+
+	if (!ev || !ipcx__rt_signal_ok(signo))
+		return -EINVAL;
+	if (ipcx__obj_removed(&ev->obj))
+		return -EIDRM;
+	pthread_mutex_lock(&ev->sig_lock);
+	idx = ev->sig_who == self ? ev->sig_idx : -1;
+	r = ipcx__evsig_register(sig_table(ev), self, &idx, signo, (uint64_t)(uintptr_t)value);
+	if (r == 0) {
+		ev->sig_idx = idx;
+		ev->sig_who = self;
+	}
+	pthread_mutex_unlock(&ev->sig_lock);
+	return r;
+}
+
+int ipcx_event_signal_unregister(ipcx_event *ev)
+{
+	uint64_t self;
+	int r = -ENOENT;
+
+	if (!ev)
+		return -EINVAL;
+	self = ipcx__proc_self();
+	pthread_mutex_lock(&ev->sig_lock);
+	if (ev->sig_idx >= 0 && ev->sig_who == self) {
+		ipcx__evsig_unregister(sig_table(ev), self, ev->sig_idx);
+		ev->sig_idx = -1;
+		ev->sig_who = 0;
+		r = 0;
+	}
+	pthread_mutex_unlock(&ev->sig_lock);
+	return r;
+}
+
+int ipcx_event_signal_stats(ipcx_event *ev, struct ipcx_event_signal_stats *ret_stats)
+{
+	struct ipcx_event_signal_stats st = {0};
+
+	if (!ev || !ret_stats)
+		return -EINVAL;
+	ipcx__evsig_census(sig_table(ev), &st.registered, &st.dead);
+	st.sent = atomic_load_explicit(&ev->sigc.sent, memory_order_relaxed);
+	st.denied = atomic_load_explicit(&ev->sigc.denied, memory_order_relaxed);
+	st.gone = atomic_load_explicit(&ev->sigc.gone, memory_order_relaxed);
+	st.dropped = atomic_load_explicit(&ev->sigc.dropped, memory_order_relaxed);
+	st.unverified = atomic_load_explicit(&ev->sigc.unverified, memory_order_relaxed);
+	*ret_stats = st;
+	return 0;
+}
+
+/* ---- wait-sets and descriptors (internal/source.h) ---- */
+
+static int event_ready(void *h, uint64_t *snap, const struct ipcx_sembuf *ops, size_t nops,
+                       bool consume)
+{
+	ipcx_event *ev = h;
+	uint32_t s;
+
+	(void)ops;
+	(void)nops;
+	if (ipcx__obj_removed(&ev->obj))
+		return -EIDRM;
+	/* Acquire pairs with the release change of seq in set and pulse. */
+	s = atomic_load_explicit(&ev->b->seq, memory_order_acquire);
+	if (!(s & 1) && (s >> 1) == *snap)
+		return 0;
+	if (consume)
+		*snap = s >> 1;
+	return 1;
+}
+
+void ipcx__event_source(ipcx_event *ev, struct ipcx__source *ret)
+{
+	ret->obj = &ev->obj;
+	ret->word = &ev->b->seq;
+	ret->marked = false;
+	ret->sleepers = &ev->b->sleepers;
+	ret->ready = event_ready;
+	ret->stuck = NULL;
+	ret->recover = NULL;
+	ret->snap = atomic_load_explicit(&ev->b->seq, memory_order_acquire) >> 1;
 }

@@ -10,6 +10,7 @@
 
 #include "internal/obj.h"
 #include "internal/sys.h"
+#include "internal/watch.h"
 
 int ipcx_name_check(const char *name)
 {
@@ -104,12 +105,18 @@ static int map_and_attach(struct ipcx__obj *o, const struct ipcx__kind *kind, in
 	int r = 0;
 	void *p;
 
+	struct ipcx__file_id file;
+
 	if (size < IPCX__BODY_OFFSET)
 		return -EBADMSG;
+	r = ipcx__shm_file_id(fd, &file);
+	if (r < 0)
+		return r;
 	p = ipcx__shm_map(fd, size, true, &r);
 	if (!p)
 		return r;
 	o->hdr = p;
+	o->file = file;
 	o->map_size = size;
 	o->body = (char *)p + IPCX__BODY_OFFSET;
 	o->body_size = size - IPCX__BODY_OFFSET;
@@ -151,6 +158,7 @@ static int create_new(struct ipcx__obj *o, const struct ipcx__kind *kind, int di
                       const char *name, mode_t mode, uint64_t body_size, ipcx__init_fn init,
                       const void *arg)
 {
+	struct ipcx__file_id file;
 	char tmp[64];
 	uint64_t total;
 	struct ipcx__hdr *h;
@@ -162,7 +170,8 @@ static int create_new(struct ipcx__obj *o, const struct ipcx__kind *kind, int di
 	fd = ipcx__shm_create_tmp(dirfd, mode ? mode : IPCX_DEFAULT_MODE, total, tmp, sizeof(tmp));
 	if (fd < 0)
 		return fd;
-	h = ipcx__shm_map(fd, total, true, &r);
+	r = ipcx__shm_file_id(fd, &file);
+	h = r < 0 ? NULL : ipcx__shm_map(fd, total, true, &r);
 	ipcx__close(fd);
 	if (!h)
 		goto fail_unlink;
@@ -191,6 +200,7 @@ static int create_new(struct ipcx__obj *o, const struct ipcx__kind *kind, int di
 	ipcx__shm_unlink(dirfd, tmp);
 
 	o->hdr = h;
+	o->file = file;
 	o->map_size = total;
 	o->body = (char *)h + IPCX__BODY_OFFSET;
 	o->body_size = body_size;
@@ -246,6 +256,9 @@ int ipcx__obj_open(struct ipcx__obj *o, const struct ipcx__kind *kind, const cha
 			break;
 	}
 	ipcx__close(dirfd);
+	/* Wakers that know only a futex word find the object's watch table through this. */
+	if (r >= 0)
+		ipcx__watch_map_add(o->hdr, o->map_size);
 	return r;
 }
 
@@ -253,16 +266,12 @@ void ipcx__obj_close(struct ipcx__obj *o)
 {
 	if (!o || !o->hdr)
 		return;
+	if (o->fdws)
+		ipcx__fd_drop(o);
+	ipcx__watch_map_del(o->hdr);
 	detach(o);
 	ipcx__shm_unmap(o->hdr, o->map_size);
 	memset(o, 0, sizeof(*o));
-}
-
-bool ipcx__obj_removed(const struct ipcx__obj *o)
-{
-	/* Acquire pairs with the release in mark_removed, so a waiter that sees the flag also
-	 * sees whatever the remover did before. */
-	return atomic_load_explicit(&o->hdr->removed, memory_order_acquire) != 0;
 }
 
 /* Tells every process that has the object mapped that it is gone, and wakes its waiters. */
@@ -279,6 +288,9 @@ static void mark_removed(void *map, uint64_t size)
 	kind = ipcx__kind_get((int)h->kind);
 	if (kind && kind->on_remove)
 		kind->on_remove((char *)map + IPCX__BODY_OFFSET, size - IPCX__BODY_OFFSET);
+	/* Descriptor watchers too, whatever word they watch: their descriptors become
+	 * readable and their next look finds the object removed. */
+	ipcx__watch_fire_hdr(h, size, 0, true);
 }
 
 int ipcx_unlink(const char *name)

@@ -160,11 +160,29 @@ struct walk {
 	void *arg;
 };
 
+/* A descriptor watcher's FIFO (see internal/watch.h): not an object. */
+static bool is_watcher(const char *name)
+{
+	return strncmp(name, IPCX__FIFO_PREFIX, strlen(IPCX__FIFO_PREFIX)) == 0;
+}
+
+/* The identity of the process a watcher's FIFO belongs to, from its name; 0 if unreadable. */
+static uint64_t watcher_owner(const char *name)
+{
+	const char *p = name + strlen(IPCX__FIFO_PREFIX);
+	char *end;
+	uint64_t id = strtoull(p, &end, 16);
+
+	return end != p && *end == '.' ? id : 0;
+}
+
 static int walk_one(const char *name, void *arg)
 {
 	struct walk *w = arg;
 	struct ipcx_info info;
 
+	if (is_watcher(name))
+		return 0;
 	if (is_tmp(name)) {
 		memset(&info, 0, sizeof(info));
 		snprintf(info.name, sizeof(info.name), "%s", name);
@@ -211,6 +229,9 @@ static int gc_one(const char *name, void *arg)
 	if (is_tmp(name)) {
 		if (!ipcx__proc_alive(tmp_creator(name)))
 			why = "temporary file of an interrupted create";
+	} else if (is_watcher(name)) {
+		if (!ipcx__proc_alive(watcher_owner(name)))
+			why = "descriptor watcher of a process that died";
 	} else if (ipcx_name_check(name) == 0 &&
 	           inspect(g->dirfd, name, &info, NULL, 0, NULL) == 0 && info.status == 0 &&
 	           info.dead > 0 && info.attached == 0) {
@@ -219,7 +240,8 @@ static int gc_one(const char *name, void *arg)
 	if (!why)
 		return 0;
 	if (!g->dry_run) {
-		int r = is_tmp(name) ? ipcx__shm_unlink(g->dirfd, name) : ipcx_unlink(name);
+		int r = is_tmp(name) || is_watcher(name) ? ipcx__shm_unlink(g->dirfd, name)
+		                                         : ipcx_unlink(name);
 		if (r < 0)
 			return 0; /* gone already, or not ours to remove */
 	}

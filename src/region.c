@@ -27,6 +27,7 @@
 
 #include "internal/obj.h"
 #include "internal/robust.h"
+#include "internal/source.h"
 #include "internal/wait.h"
 
 #define REGION_MAGIC 0x314e4752u /* "RGN1" */
@@ -62,6 +63,8 @@ struct body {
 
 _Static_assert(offsetof(struct body, gen) == 64, "layout");
 _Static_assert(offsetof(struct body, change) == 128, "layout");
+_Static_assert(offsetof(struct body, sleepers) == offsetof(struct body, change) + 4,
+               "a watched word's count follows it (internal/watch.h)");
 _Static_assert(offsetof(struct body, last_off) == 192, "layout");
 _Static_assert(offsetof(struct body, m) == 256, "layout");
 _Static_assert(sizeof(struct body) <= HDR_SIZE, "header fits");
@@ -185,7 +188,10 @@ void ipcx_region_close(ipcx_region *r)
 		return;
 	if (atomic_load_explicit(&r->wactive, memory_order_relaxed)) {
 		/* A thread of ours holds the lock, so its robust list points into the mapping:
-		 * keep the mapping (and the attachment) for the life of the process. */
+		 * keep the mapping (and the attachment) for the life of the process. Its
+		 * descriptor goes, though. */
+		if (r->obj.fdws)
+			ipcx__fd_drop(&r->obj);
 		free(r);
 		return;
 	}
@@ -608,7 +614,8 @@ int ipcx_region_get_state(ipcx_region *r, struct ipcx_region_state *ret_state)
 	st.version = g >> 1;
 	st.writing = g & 1;
 	st.removed = ipcx__obj_removed(&r->obj);
-	st.waiters = atomic_load_explicit(&b->sleepers, memory_order_relaxed);
+	/* The low part: the upper one counts descriptor watchers (internal/wait.h). */
+	st.waiters = ipcx__sleepers_of(atomic_load_explicit(&b->sleepers, memory_order_relaxed));
 	st.last_writer_pid = lw ? ipcx__id_pid(lw) : 0;
 	st.last_write_ns = atomic_load_explicit(&b->last_write_ns, memory_order_relaxed);
 	if (tid != 0) {
@@ -641,4 +648,37 @@ const char *ipcx_region_owner_name(int owner)
 	default:
 		return "?";
 	}
+}
+
+/* ---- wait-sets and descriptors (internal/source.h) ---- */
+
+static int region_ready(void *h, uint64_t *snap, const struct ipcx_sembuf *ops, size_t nops,
+                        bool consume)
+{
+	ipcx_region *r = h;
+	uint64_t v;
+
+	(void)ops;
+	(void)nops;
+	if (ipcx__obj_removed(&r->obj))
+		return -EIDRM;
+	/* Acquire pairs with the publishing store in commit. */
+	v = atomic_load_explicit(&r->b->gen, memory_order_acquire) >> 1;
+	if (v == *snap)
+		return 0;
+	if (consume)
+		*snap = v;
+	return 1;
+}
+
+void ipcx__region_source(ipcx_region *r, uint64_t last_seen, struct ipcx__source *ret)
+{
+	ret->obj = &r->obj;
+	ret->word = &r->b->change;
+	ret->marked = false;
+	ret->sleepers = &r->b->sleepers;
+	ret->ready = region_ready;
+	ret->stuck = NULL;
+	ret->recover = NULL;
+	ret->snap = last_seen;
 }

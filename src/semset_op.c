@@ -11,6 +11,7 @@
 
 #include "internal/robust.h"
 #include "internal/semset.h"
+#include "internal/source.h"
 #include "internal/sys.h"
 
 /* Sleep slices: a sleeper wakes this often to look for dead peers and lost wake-ups. */
@@ -835,4 +836,57 @@ int ipcx_semset_op(ipcx_semset *s, const struct ipcx_sembuf *ops, size_t nops, i
 	if (rec < 0)
 		return rec;
 	return wait_rec(s, (uint32_t)rec, ipcx__deadline_in(timeout_ns));
+}
+
+int ipcx__sem_would_succeed(struct ipcx_semset *s, const struct ipcx_sembuf *ops, size_t nops)
+{
+	struct ipcx__sem_body *b;
+	struct ipcx__sem_eval e;
+	int r = check_args(s, ops, nops);
+
+	if (r < 0)
+		return r;
+	if (ipcx__obj_removed(&s->obj))
+		return -EIDRM;
+	b = s->b;
+	ipcx__sem_lock(s);
+	r = decide(s, ops, nops, &e);
+	/* As an operation would: a dead process's UNDO or a dead waiter may be in the way. */
+	if (r != 0 && ipcx__sem_reap(s, true)) {
+		ipcx__sem_update(s, NULL, 0);
+		r = decide(s, ops, nops, &e);
+		ipcx__sem_unlock(s); /* something changed: watchers must look */
+	} else {
+		/* Nothing changed: no bump of change, which would wake the caller itself. */
+		if (atomic_exchange_explicit(&b->lock, 0, memory_order_release) &
+		    IPCX__SEM_LOCK_WAITERS)
+			ipcx__sem_unlock_wake(s);
+	}
+	return r == 0;
+}
+
+/* ---- wait-sets and descriptors (internal/source.h) ---- */
+
+_Static_assert(offsetof(struct ipcx__sem_body, change_sleepers) ==
+                       offsetof(struct ipcx__sem_body, change) + 4,
+               "a watched word's count follows it (internal/watch.h)");
+
+static int semset_ready(void *h, uint64_t *snap, const struct ipcx_sembuf *ops, size_t nops,
+                        bool consume)
+{
+	(void)snap;
+	(void)consume;
+	return ipcx__sem_would_succeed(h, ops, nops);
+}
+
+void ipcx__semset_source(ipcx_semset *s, struct ipcx__source *ret)
+{
+	ret->obj = &s->obj;
+	ret->word = &s->b->change;
+	ret->marked = false;
+	ret->sleepers = &s->b->change_sleepers;
+	ret->ready = semset_ready;
+	ret->stuck = NULL;
+	ret->recover = NULL;
+	ret->snap = 0;
 }

@@ -226,37 +226,6 @@ bool ipcx_topic_reliable(const ipcx_topic *t)
 	return t && t->reliable;
 }
 
-int64_t ipcx__topic_read_rec(const struct ipcx_topic *t, uint64_t pos, uint64_t *ret_ctl,
-                             uint64_t *ret_seq, uint32_t *ret_len)
-{
-	struct topic_rec *r;
-	uint64_t ctl, size, off = pos & t->mask;
-	uint32_t len;
-	unsigned st;
-
-	if (pos & 31)
-		return -EBADMSG;
-	r = topic_rec_at(t, pos);
-	/* Pairs with the release store of ctl by the record's publisher: seq and len are
-	 * complete. */
-	ctl = atomic_load_explicit(&r->ctl, memory_order_acquire);
-	if (!ctl_is(ctl, pos))
-		return 0;
-	len = atomic_load_explicit(&r->len, memory_order_relaxed);
-	st = ctl_state(ctl);
-	if (st != REC_RESERVED && st != REC_COMMITTED && st != REC_SKIP)
-		return -EBADMSG;
-	if (st != REC_SKIP && len > t->max_msg)
-		return -EBADMSG;
-	size = topic_rec_size(len);
-	if (off + size > t->cap)
-		return -EBADMSG;
-	*ret_ctl = ctl;
-	*ret_seq = atomic_load_explicit(&r->seq, memory_order_relaxed);
-	*ret_len = len;
-	return (int64_t)size;
-}
-
 bool ipcx__topic_slot_dead(const struct ipcx_topic *t, unsigned slot)
 {
 	uint64_t who;

@@ -148,7 +148,7 @@ static int try_take(struct ipcx_topic *t, uint64_t len, bool check_dead, uint64_
                     uint64_t *ret_wait)
 {
 	struct topic_body *b = t->b;
-	uint64_t need = topic_rec_size(len), r, tail, tail0, off, pad, end, ctl, seq, next;
+	uint64_t need = topic_rec_size(len), r, tail, tail0, off, pad, end, goal, ctl, seq, next;
 	uint32_t l;
 	int64_t n;
 
@@ -160,13 +160,24 @@ static int try_take(struct ipcx_topic *t, uint64_t len, bool check_dead, uint64_
 	off = r & t->mask;
 	pad = off + need > t->cap ? t->cap - off : 0;
 	end = r + pad + need;
-	for (uint64_t limit = t->cap / TOPIC_REC_HDR + 1; end - tail > t->cap; limit--) {
+	/* Lossy: once tail must move, move it a step further than needed, so that tail (a
+	 * line every subscriber reads on every message) is written once per step, not once
+	 * per message. The ring then keeps at least capacity minus a step. */
+	goal = t->cap;
+	if (!t->reliable && end - tail > t->cap) {
+		goal = t->cap - topic_tail_step(t->cap);
+		if (goal < end - r) /* a message nearly as large as the ring */
+			goal = end - r < t->cap ? end - r : t->cap;
+	}
+	for (uint64_t limit = t->cap / TOPIC_REC_HDR + 1; end - tail > goal; limit--) {
 		if (!limit)
 			return -EBADMSG;
 		n = ipcx__topic_read_rec(t, tail, &ctl, &seq, &l);
 		if (n <= 0)
 			return -EBADMSG; /* every record in [tail, reserve) has its header */
 		if (ctl_state(ctl) == REC_RESERVED && !ipcx__topic_settle(t, tail, ctl)) {
+			if (end - tail <= t->cap)
+				break; /* a loan in the extra step: what is freed is enough */
 			*ret_wait = tail;
 			return WAIT_LOAN;
 		}
@@ -248,11 +259,18 @@ static int take_room(struct ipcx_topic *t, uint64_t len, int64_t timeout_ns, uin
 	for (;;) {
 		if (ipcx__obj_removed(&t->obj))
 			return -EIDRM;
-		r = ipcx__topic_lock(t, d, timeout_ns == 0);
+		/* The uncontended lock in line (acquire pairs with the release that gives it
+		 * back); everything else, a dead holder included, in ipcx__topic_lock. */
+		r = 0;
+		if (!atomic_compare_exchange_strong_explicit(&t->b->lock, &(uint32_t){0}, t->me + 1,
+		                                             memory_order_acquire,
+		                                             memory_order_relaxed))
+			r = ipcx__topic_lock(t, d, timeout_ns == 0);
 		if (r < 0)
 			return r;
 		r = try_take(t, len, check_dead, ret_pos, &w.at);
-		ipcx__topic_unlock(t);
+		/* Release pairs with the acquire that takes the lock next (ipcx__slot_unlock). */
+		atomic_store_explicit(&t->b->lock, 0, memory_order_release);
 		if (r == TAKEN)
 			return 0;
 		if (r < 0)
@@ -301,7 +319,7 @@ static int finish(struct ipcx_topic *t, unsigned state)
 	atomic_store_explicit(&topic_rec_at(t, t->loan_pos)->ctl,
 	                      rec_ctl(t->loan_pos, t->me, state), memory_order_release);
 	/* One wake for every sleeper: each subscriber wants every message. */
-	ipcx__wake_bump(&t->b->data_word, &t->b->data_sleepers, INT32_MAX);
+	ipcx__wake_all(&t->b->data_word, &t->b->data_sleepers);
 	return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "internal/sys.h"
+#include "internal/source.h"
 #include "internal/topic.h"
 
 int ipcx_topic_subscribe(ipcx_topic *t, unsigned flags)
@@ -235,7 +236,7 @@ int ipcx_topic_release(ipcx_topic *t)
 	 * the record are done before its space can be reused. */
 	atomic_store_explicit(&sl->cursor, t->cur, memory_order_release);
 	if (t->reliable)
-		ipcx__wake_bump(&t->b->space_word, &t->b->space_sleepers, INT32_MAX);
+		ipcx__wake_all(&t->b->space_word, &t->b->space_sleepers);
 	return 0;
 }
 
@@ -271,4 +272,60 @@ void ipcx__topic_drop_held(struct ipcx_topic *t)
 		ipcx_topic_abort(t);
 	if (t->peek_len >= 0)
 		ipcx_topic_release(t);
+}
+
+/* ---- wait-sets and descriptors (internal/source.h) ---- */
+
+static int topic_ready(void *h, uint64_t *snap, const struct ipcx_sembuf *ops, size_t nops,
+                       bool consume)
+{
+	struct ipcx_topic *t = h;
+
+	(void)snap;
+	(void)ops;
+	(void)nops;
+	(void)consume;
+	if (ipcx__obj_removed(&t->obj))
+		return -EIDRM;
+	return data_ready(t);
+}
+
+_Static_assert(offsetof(struct topic_body, data_sleepers) ==
+                       offsetof(struct topic_body, data_word) + 4,
+               "a watched word's count follows it (internal/watch.h)");
+
+/* The record at the cursor is a loan: its publisher may have died with it. */
+static bool topic_stuck(void *h)
+{
+	struct ipcx_topic *t = h;
+	uint64_t ctl;
+
+	/* Relaxed: a hint; settle reads the header again. */
+	ctl = atomic_load_explicit(&topic_rec_at(t, t->cur)->ctl, memory_order_relaxed);
+	return ctl_is(ctl, t->cur) && ctl_state(ctl) == REC_RESERVED;
+}
+
+/* What a blocked receive does at the end of a slice. */
+static void topic_recover(void *h)
+{
+	struct ipcx_topic *t = h;
+	uint64_t ctl = atomic_load_explicit(&topic_rec_at(t, t->cur)->ctl, memory_order_acquire);
+
+	if (ctl_is(ctl, t->cur) && ctl_state(ctl) == REC_RESERVED)
+		ipcx__topic_settle(t, t->cur, ctl);
+}
+
+int ipcx__topic_source(ipcx_topic *t, struct ipcx__source *ret)
+{
+	if (!t->subscribed)
+		return -EINVAL;
+	ret->obj = &t->obj;
+	ret->word = &t->b->data_word;
+	ret->marked = true;
+	ret->sleepers = &t->b->data_sleepers;
+	ret->ready = topic_ready;
+	ret->snap = 0;
+	ret->stuck = topic_stuck;
+	ret->recover = topic_recover;
+	return 0;
 }

@@ -3,6 +3,7 @@
 #include <errno.h>
 
 #include "internal/wait.h"
+#include "internal/watch.h"
 
 void ipcx__spin_init(struct ipcx__spin *sp, uint32_t mode)
 {
@@ -115,8 +116,14 @@ void ipcx__wake(_Atomic uint32_t *word, _Atomic uint32_t *sleepers, int n)
 	/* Pairs with the seq_cst increment in ipcx__wait: either the sleeper sees the new word
 	 * in the kernel's check, or we see its increment here. */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(sleepers, memory_order_relaxed) != 0)
-		ipcx__futex_wake(word, n);
+	uint32_t s = atomic_load_explicit(sleepers, memory_order_relaxed);
+
+	if (s == 0)
+		return;
+	if (s & IPCX__SLEEPERS_MASK)
+		ipcx__futex_wake(word, (s & IPCX__SHARED_MASK) ? INT32_MAX : n);
+	if (s >= IPCX__WATCH_ONE)
+		ipcx__watch_fire(word);
 }
 
 /* The sleep of ipcx__wait_any: futex_waitv, or v[0] alone in slices where it is missing. */
@@ -173,11 +180,15 @@ int ipcx__wait_until(struct ipcx__spin *sp, bool (*ready)(void *arg), void *arg,
 	if (r != 0)
 		return r > 0 ? 0 : r;
 	start = ipcx__now_ns();
-	/* Acquire pairs with the release increment in ipcx__wake_bump. */
-	w = atomic_load_explicit(word, memory_order_acquire);
 	/* seq_cst: the registration must be visible before the re-check below reads the
-	 * condition; pairs with the fence in ipcx__wake_bump. */
+	 * condition; pairs with the fence in ipcx__wake_bump and ipcx__wake_all. */
 	atomic_fetch_add_explicit(sleepers, 1, memory_order_seq_cst);
+	w = ipcx__sleep_mark(word);
+	if (!(w & 1)) {
+		/* Bumped since we registered: a wake-up for us, or one we would miss. */
+		atomic_fetch_sub_explicit(sleepers, 1, memory_order_relaxed);
+		return 0;
+	}
 	atomic_thread_fence(memory_order_seq_cst);
 	if (ready(arg)) {
 		atomic_fetch_sub_explicit(sleepers, 1, memory_order_relaxed);
@@ -189,14 +200,50 @@ int ipcx__wait_until(struct ipcx__spin *sp, bool (*ready)(void *arg), void *arg,
 	return r;
 }
 
-void ipcx__wake_bump(_Atomic uint32_t *word, _Atomic uint32_t *sleepers, int n)
+void ipcx__wake_bump_slow(_Atomic uint32_t *word, uint32_t count, int n)
 {
-	/* Pairs with the sleeper's seq_cst registration in ipcx__wait_until: either it sees
-	 * our change in its re-check, or we see its registration here. */
-	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(sleepers, memory_order_relaxed) != 0) {
-		/* Release pairs with the sleeper's acquire read of the word. */
-		atomic_fetch_add_explicit(word, 1, memory_order_release);
-		ipcx__futex_wake(word, n);
+	/* Release pairs with the sleeper's acquire read of the word. */
+	atomic_fetch_add_explicit(word, 1, memory_order_release);
+	if (count & IPCX__SLEEPERS_MASK)
+		ipcx__futex_wake(word, (count & IPCX__SHARED_MASK) ? INT32_MAX : n);
+	if (count >= IPCX__WATCH_ONE)
+		ipcx__watch_fire(word);
+}
+
+uint32_t ipcx__sleep_mark(_Atomic uint32_t *word)
+{
+	/* Acquire pairs with the waker's release bump: what it published before is seen. */
+	uint32_t w = atomic_load_explicit(word, memory_order_acquire);
+
+	if (w & 1)
+		return w; /* marked by another sleeper, not woken since */
+	/* seq_cst: after our registration and before our re-check in the single order, so a
+	 * waker that sees the registration finds the mark (see ipcx__wake_all). */
+	if (atomic_compare_exchange_strong_explicit(word, &w, w + 1, memory_order_seq_cst,
+	                                            memory_order_acquire))
+		return w + 1;
+	return w; /* odd: another sleeper marked it; even: a waker bumped it */
+}
+
+void ipcx__wake_all_slow(_Atomic uint32_t *word, uint32_t count)
+{
+	uint32_t w = atomic_load_explicit(word, memory_order_relaxed);
+
+	/* Descriptor watchers do not mark the word: each armed one is written its byte. */
+	if (count >= IPCX__WATCH_ONE)
+		ipcx__watch_fire(word);
+
+	/* Even: every sleeper counted was woken after its mark (or is about to see the bump
+	 * in its futex call). Odd: wake them all, once; a concurrent waker that wins the CAS
+	 * does it for us. Bounded: a peer scribbling on the word cannot keep us here; past
+	 * the bound we wake anyway (an extra wake-up is harmless). */
+	for (int i = 0; w & 1; i++) {
+		/* Release pairs with the sleeper's acquire read of the word in its mark. */
+		if (atomic_compare_exchange_weak_explicit(word, &w, w + 1, memory_order_release,
+		                                          memory_order_relaxed) ||
+		    i == 64) {
+			ipcx__futex_wake(word, INT32_MAX);
+			return;
+		}
 	}
 }

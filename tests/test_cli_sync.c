@@ -64,7 +64,9 @@ IPCX_TEST(cli, event_commands)
 	tool_result_free(&r);
 	r = RUN("stat", "e", "--json");
 	expect_ok(&r);
-	cr_assert(strstr(r.out, "\"set\":true,\"waiters\":0,\"dead_waiters\":0}"), "%s", r.out);
+	cr_assert(strstr(r.out, "\"set\":true,\"waiters\":0,\"dead_waiters\":0,"
+	                        "\"signal_registrations\":0,\"dead_signal_registrations\":0}"),
+	          "%s", r.out);
 	tool_result_free(&r);
 	r = RUN("event", "e", "reset");
 	expect_ok(&r);
@@ -234,4 +236,60 @@ IPCX_TEST(cli, mutex_commands_and_stat_after_kill)
 	tool_result_free(&r);
 	cr_assert_eq(ipcx_mutex_unlock(mx), 0);
 	ipcx_mutex_close(mx);
+}
+
+/* `ipcx event NAME listen` prints the setter of each set and pulse, and honours -n and
+ * --timeout. */
+static int set_when_listened(void *arg)
+{
+	struct ipcx_event_signal_stats st;
+	ipcx_event *ev;
+
+	die_with_parent();
+	if (ipcx_event_open("l", 0, 0, &ev) != 0)
+		return 30;
+	do { /* until the tool has registered; bounded by the test's timeout */
+		pause_ms(1);
+		if (ipcx_event_signal_stats(ev, &st) != 0)
+			return 31;
+	} while (st.registered == 0);
+	if (ipcx_event_set(ev) != 0 || ipcx_event_pulse(ev) != 0)
+		return 32;
+	ipcx_event_close(ev);
+	return 0;
+}
+
+IPCX_TEST(cli, event_listen)
+{
+	struct tool_result r;
+	ipcx_event *ev;
+	char want[128];
+	pid_t pid;
+
+	cr_assert_eq(ipcx_event_open("l", IPCX_CREATE, 0, &ev), 1);
+	pid = test_fork(set_when_listened, NULL);
+	r = RUN("event", "l", "listen", "-n", "2", "--timeout", "20");
+	expect_ok(&r);
+	snprintf(want, sizeof(want), "signal from pid %d\nsignal from pid %d\n", (int)pid,
+	         (int)pid);
+	cr_expect_str_eq(r.out, want);
+	tool_result_free(&r);
+	cr_expect_eq(test_wait(pid), 0);
+
+	r = RUN("event", "l", "listen", "--timeout", "0.05");
+	expect_ok(&r);
+	cr_expect_str_eq(r.out, "");
+	tool_result_free(&r);
+	r = RUN("event", "l", "listen", "-n", "1", "--timeout", "0.05");
+	cr_expect_eq(r.status, 1);
+	cr_expect(strstr(r.err, "ETIMEDOUT") == r.err, "%s", r.err);
+	tool_result_free(&r);
+	r = RUN("event", "l", "listen", "-n", "0");
+	cr_expect_eq(r.status, 2);
+	tool_result_free(&r);
+	r = RUN("stat", "l");
+	expect_ok(&r);
+	cr_expect(strstr(r.out, "signal registrations: 0 (0 of dead processes)"), "%s", r.out);
+	tool_result_free(&r);
+	ipcx_event_close(ev);
 }

@@ -50,13 +50,15 @@ IPCX_TEST(topic_tool, create_pub_sub_stat)
 		r = run_ok(lines, "pub", "t", NULL);
 		tool_result_free(&r);
 	}
-	/* Lossy: the buffer keeps only the newest (4K holds 64), ending with the last one. */
+	/* Lossy: the buffer keeps only the newest (4K holds 64 records of 64 bytes), ending
+	 * with the last one; a publisher frees a step of 4K / 16 = 4 records at a time, so
+	 * between 60 and 64 are kept. */
 	r = run_ok(NULL, "sub", "t", "--from-oldest", "--timeout", "0", NULL);
 	{
 		size_t lines = 0, len = strlen(r.out);
 		for (size_t i = 0; i < len; i++)
 			lines += r.out[i] == '\n';
-		cr_expect_eq(lines, 64, "%zu lines kept", lines);
+		cr_expect(lines >= 60 && lines <= 64, "%zu lines kept", lines);
 		cr_expect(len >= 2 && strcmp(r.out + len - 2, "9\n") == 0);
 	}
 	tool_result_free(&r);

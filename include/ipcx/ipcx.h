@@ -15,5 +15,6 @@
 #include <ipcx/chan.h>
 #include <ipcx/topic.h>
 #include <ipcx/region.h>
+#include <ipcx/waitset.h>
 
 #endif

@@ -18,6 +18,7 @@
 #ifndef IPCX_INTERNAL_CHAN_H
 #define IPCX_INTERNAL_CHAN_H
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -178,9 +179,36 @@ static inline struct chan_rec *rec_at(const struct ipcx_chan *c, uint64_t pos)
  * inside the ring, and a message no longer than max_msg. Returns the record's size with
  * *ret_ctl and *ret_len set, 0 when the header is not pos's (not written yet), or -EBADMSG.
  * The acquire load of ctl pairs with the release store that wrote it, so len is complete.
+ * Inline: every receive reads a header through it.
  */
-int64_t ipcx__chan_read_rec(const struct ipcx_chan *c, uint64_t pos, uint64_t *ret_ctl,
-                            uint32_t *ret_len);
+static inline int64_t ipcx__chan_read_rec(const struct ipcx_chan *c, uint64_t pos,
+                                          uint64_t *ret_ctl, uint32_t *ret_len)
+{
+	struct chan_rec *r;
+	uint64_t ctl, off = pos & c->mask, size;
+	uint32_t len;
+	unsigned st;
+
+	if (pos & 15)
+		return -EBADMSG;
+	r = rec_at(c, pos);
+	/* Pairs with the release store of the header by its writer: len is complete. */
+	ctl = atomic_load_explicit(&r->ctl, memory_order_acquire);
+	if (!ctl_is(ctl, pos))
+		return 0;
+	len = atomic_load_explicit(&r->len, memory_order_relaxed);
+	st = ctl_state(ctl);
+	if (st < REC_RESERVED || st > REC_ORPHAN)
+		return -EBADMSG;
+	if (st != REC_SKIP && len > c->max_msg)
+		return -EBADMSG;
+	size = rec_size(len);
+	if (off + size > c->cap)
+		return -EBADMSG;
+	*ret_ctl = ctl;
+	*ret_len = len;
+	return (int64_t)size;
+}
 
 /* Moves consume past pos when the record there (of size) is no longer available. */
 void ipcx__chan_help_consume(struct ipcx_chan *c, uint64_t pos, uint64_t size);
@@ -196,7 +224,12 @@ static inline void ipcx__chan_loose(struct ipcx_chan *c)
 void ipcx__chan_reclaim(struct ipcx_chan *c, bool freed);
 
 /* Marks a role of this handle in its slot (for stats), once. */
-void ipcx__chan_note_role(struct ipcx_chan *c, uint32_t role);
+void ipcx__chan_note_role_slow(struct ipcx_chan *c, uint32_t role);
+static inline void ipcx__chan_note_role(struct ipcx_chan *c, uint32_t role)
+{
+	if (!(c->roles & role))
+		ipcx__chan_note_role_slow(c, role);
+}
 
 /*
  * Looks for work left by dead processes: a reservation lock held by a dead sender, records

@@ -6,6 +6,7 @@
 #ifndef IPCX_INTERNAL_OBJ_H
 #define IPCX_INTERNAL_OBJ_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,6 +15,7 @@
 #include <ipcx/obj.h>
 
 #include "layout.h"
+#include "sys.h"
 
 /*
  * What a kind tells the object layer. body_size says how large the body must be for the
@@ -37,7 +39,12 @@ struct ipcx__obj {
 	unsigned slot; /* the attachment slot this handle holds */
 	uint64_t who;  /* the value written into that slot */
 	const struct ipcx__kind *kind;
+	struct ipcx__file_id file; /* the object's file, as /proc/PID/maps names it */
+	struct ipcx_waitset *fdws; /* the handle's own descriptor (see waitset.c), or NULL */
 };
+
+/* Closes the handle's descriptor and gives back its watch entries (waitset.c). */
+void ipcx__fd_drop(struct ipcx__obj *obj);
 
 /* Builds the body of a new object; called on a private, not yet visible file. */
 typedef int (*ipcx__init_fn)(void *body, uint64_t body_size, const void *arg);
@@ -62,8 +69,14 @@ void ipcx__obj_close(struct ipcx__obj *obj);
  */
 bool ipcx__obj_owned(const struct ipcx__obj *obj);
 
-/* True once the object was removed from the namespace. */
-bool ipcx__obj_removed(const struct ipcx__obj *obj);
+/* True once the object was removed from the namespace. Inline: every send and receive
+ * asks. */
+static inline bool ipcx__obj_removed(const struct ipcx__obj *o)
+{
+	/* Acquire pairs with the release in mark_removed (obj.c), so a waiter that sees the
+	 * flag also sees whatever the remover did before. */
+	return atomic_load_explicit(&o->hdr->removed, memory_order_acquire) != 0;
+}
 
 /*
  * Checks a header against the real size of its file and, when want_kind is not 0, against

@@ -8,6 +8,7 @@
 #ifndef IPCX_INTERNAL_SEMSET_H
 #define IPCX_INTERNAL_SEMSET_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -103,7 +104,11 @@ struct ipcx__sem_body {
 	_Atomic uint32_t naged;       /* aged WAITING records; a hint */
 	_Atomic uint64_t ticket;
 	_Atomic uint32_t rec_hi; /* every WAITING record's index is below this */
-	uint8_t pad1[28];
+	/* Wait-sets and descriptors (waitset.c): change is bumped by every unlock while
+	 * change_sleepers, read under the lock, is not zero (zero in files made before). */
+	_Atomic uint32_t change;
+	_Atomic uint32_t change_sleepers;
+	uint8_t pad1[20];
 
 	_Atomic uint32_t jstate;
 	_Atomic uint32_t jn;
@@ -186,10 +191,25 @@ static inline void ipcx__sem_lock(struct ipcx_semset *s)
 
 static inline void ipcx__sem_unlock(struct ipcx_semset *s)
 {
+	/* Read under the lock: a wait-set registers before it evaluates its operation under
+	 * the lock, so either it saw our changes or we see its registration here. */
+	uint32_t watched = atomic_load_explicit(&s->b->change_sleepers, memory_order_relaxed);
+
+	if (watched)
+		atomic_fetch_add_explicit(&s->b->change, 1, memory_order_release);
 	/* Release pairs with the acquire in lock: our changes are visible to the next holder. */
 	if (atomic_exchange_explicit(&s->b->lock, 0, memory_order_release) & IPCX__SEM_LOCK_WAITERS)
 		ipcx__sem_unlock_wake(s);
+	if (watched)
+		ipcx__wake(&s->b->change, &s->b->change_sleepers, INT32_MAX);
 }
+
+/*
+ * For wait-sets and descriptors: 1 when ops would complete now (nothing is applied), 0 when
+ * they would wait or fail, -EIDRM when the set was removed, or what ipcx_semset_op returns
+ * for bad ops (-EINVAL, -E2BIG, -EFBIG). Takes the lock.
+ */
+int ipcx__sem_would_succeed(struct ipcx_semset *s, const struct ipcx_sembuf *ops, size_t nops);
 /*
  * The journal, lock held: begin, add entries, then commit, which is the commit point and
  * applies them all (idempotently) and empties the journal.

@@ -28,7 +28,14 @@ typedef struct {
 	int64_t at_ns; /* INT64_MAX for never */
 } ipcx__deadline;
 
-ipcx__deadline ipcx__deadline_in(int64_t timeout_ns);
+ipcx__deadline ipcx__deadline_in_slow(int64_t timeout_ns); /* reads the clock */
+static inline ipcx__deadline ipcx__deadline_in(int64_t timeout_ns)
+{
+	ipcx__deadline d = {INT64_MAX};
+
+	/* Waiting forever, the common case, needs no clock: in line. */
+	return timeout_ns < 0 ? d : ipcx__deadline_in_slow(timeout_ns);
+}
 bool ipcx__deadline_never(ipcx__deadline d);
 bool ipcx__deadline_passed(ipcx__deadline d);
 
@@ -57,6 +64,42 @@ struct ipcx__waitv {
  * signal, or -ENOSYS on kernels before 5.16.
  */
 int ipcx__futex_waitv(const struct ipcx__waitv *v, unsigned n, ipcx__deadline d);
+
+/* ---- named pipes in the namespace directory (sys/fifo.c) ---- */
+
+/* The prefix of descriptor watchers' FIFOs; '~' cannot start an object name. */
+#define IPCX__FIFO_PREFIX "~ipcx-w."
+#define IPCX__FIFO_NAME_MAX 48
+
+/*
+ * Makes the FIFO name in the namespace directory (mode 0622: anyone who can reach the
+ * directory may wake its owner) and opens it read-write, non-blocking, close-on-exec.
+ * Returns the descriptor or -errno (-EEXIST).
+ */
+int ipcx__fifo_make(const char *name);
+
+/* Removes it. */
+void ipcx__fifo_unlink(const char *name);
+
+/*
+ * Writes one byte to the FIFO name, without blocking and without SIGPIPE, through a
+ * descriptor the process keeps for the next time. Returns 0 (also when the FIFO is full:
+ * its reader has bytes to read), -ECONNREFUSED when there is no such name, -EBADMSG when
+ * the name is not a FIFO, or another -errno.
+ */
+int ipcx__fifo_send(const char *name);
+
+/* Writes one byte to our own FIFO descriptor. */
+int ipcx__fifo_poke(int fd);
+
+/* Reads what is queued on fd, up to 256 bytes, in one call. Returns how many. */
+int ipcx__fifo_drain(int fd);
+
+/*
+ * Sleeps until fd is readable or the deadline. Returns 1 when readable, 0 after a signal
+ * (the caller re-checks and calls again), -ETIMEDOUT, or -errno.
+ */
+int ipcx__poll_in(int fd, ipcx__deadline d);
 
 /* ---- processes (sys/proc.c) ---- */
 
@@ -98,6 +141,64 @@ uint64_t ipcx__proc_id_of(pid_t pid);
  * thread id may be reused once the thread is gone; callers pair it with a process identity.
  */
 int ipcx__thread_alive(pid_t pid, pid_t tid);
+
+/* True when signo is a real-time signal, SIGRTMIN..SIGRTMAX (as this process's libc sees them). */
+bool ipcx__rt_signal_ok(int signo);
+
+/* A file as /proc/PID/maps names it: the device and inode of its stat. */
+struct ipcx__file_id {
+	uint64_t dev; /* st_dev */
+	uint64_t ino; /* st_ino */
+};
+
+/*
+ * Queues real-time signal signo to the live process with this identity, as sigqueue(3) does,
+ * with value as si_value.sival_ptr. A dead process, or one whose pid now names another
+ * process, never receives it. When must_map is not NULL, the process must also be shown,
+ * by its /proc/PID/maps opened after it was pinned, to have that file mapped shared and
+ * writable (sys/maps.c); if it has not, or its maps cannot be read (another user's process that is
+ * not dumpable, /proc mounted with hidepid, no /proc, out of descriptors), nothing is sent. Returns
+ * 0; -ESRCH when that process is not alive; -ENXIO when it was not shown to map the file; -EPERM
+ * when the kernel does not let this process signal it; -EAGAIN when its queue of pending signals is
+ * full; -EINVAL when signo is not a real-time signal (nothing is sent). (sys/signal.c)
+ */
+struct ipcx__map_proof {
+	struct ipcx__file_id file;
+	uint64_t hint; /* where the process may map it, as it said; 0 for unknown */
+};
+int ipcx__proc_sigqueue(uint64_t id, int signo, uint64_t value,
+                        const struct ipcx__map_proof *must_map);
+
+/*
+ * Scanning the text of a /proc/PID/maps file for a shared, writable mapping of one file,
+ * fed in chunks of any size (a line may span chunks; lines of any length). (sys/maps.c)
+ */
+struct ipcx__maps_scan {
+	uint64_t want_major, want_minor, want_ino;
+	uint64_t major, minor, ino; /* of the current line */
+	uint64_t lines;             /* complete lines seen */
+	unsigned field;             /* 0 range, 1 perms, 2 offset, 3 dev, 4 inode, 5 path */
+	unsigned col;               /* characters seen in the current field */
+	bool minor_part;            /* past the ':' of the dev field */
+	bool ok;                    /* the current line can still match */
+	bool found;
+};
+void ipcx__maps_scan_init(struct ipcx__maps_scan *s, const struct ipcx__file_id *want);
+/* Feeds n more bytes; returns true once a matching line has been seen. */
+bool ipcx__maps_scan_feed(struct ipcx__maps_scan *s, const char *buf, size_t n);
+
+/*
+ * Whether the maps file open at fd shows a shared, writable mapping of want: 1 yes, 0 no,
+ * -errno when that could not be found out (-E2BIG: more than IPCX__MAPS_MAX_LINES
+ * mappings). hint is an address where the mapping may be (0 for none): checked first, never
+ * trusted. ipcx__maps_has_file asks the kernel with PROCMAP_QUERY (ipcx__maps_query, which
+ * gives -ENOTTY on kernels before 6.11) and reads the text (ipcx__maps_scan_text) when
+ * it cannot. The file offset must be 0.
+ */
+#define IPCX__MAPS_MAX_LINES (1u << 21)
+int ipcx__maps_has_file(int fd, const struct ipcx__file_id *want, uint64_t hint);
+int ipcx__maps_query(int fd, const struct ipcx__file_id *want, uint64_t hint);
+int ipcx__maps_scan_text(int fd, const struct ipcx__file_id *want);
 
 /*
  * Gives the CPU to another runnable thread: a spinner that waits for a peer to finish a
@@ -150,6 +251,9 @@ int ipcx__shm_stat(int dirfd, const char *name, struct stat *ret_st);
  * choose our object; 0 otherwise; -errno if the directory cannot be examined.
  */
 int ipcx__shm_foreign(int dirfd, const struct stat *st);
+
+/* The device and inode of an open file. Returns 0 or -errno. */
+int ipcx__shm_file_id(int fd, struct ipcx__file_id *ret_id);
 
 /* Maps size bytes of fd shared; returns the address or NULL with *ret_err set. */
 void *ipcx__shm_map(int fd, uint64_t size, bool writable, int *ret_err);

@@ -14,6 +14,7 @@
 #ifndef IPCX_INTERNAL_TOPIC_H
 #define IPCX_INTERNAL_TOPIC_H
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -116,6 +117,18 @@ static inline uint64_t topic_rec_size(uint64_t len)
 	return (TOPIC_REC_HDR + len + 31) & ~31ull;
 }
 
+/*
+ * How much further than needed a lossy publisher moves tail (see try_take in topic_pub.c):
+ * a sixteenth of the ring, at most 8 KiB, a multiple of the record alignment. With the
+ * largest message at most a quarter of the ring, a new record always fits in what is left.
+ */
+static inline uint64_t topic_tail_step(uint64_t cap)
+{
+	uint64_t step = cap / 16 < 8192 ? cap / 16 : 8192;
+
+	return step & ~31ull;
+}
+
 static inline struct topic_rec *topic_rec_at(const struct ipcx_topic *t, uint64_t pos)
 {
 	return (struct topic_rec *)(t->data + (pos & t->mask));
@@ -123,10 +136,39 @@ static inline struct topic_rec *topic_rec_at(const struct ipcx_topic *t, uint64_
 
 /*
  * Reads and bounds the header at pos (as ipcx__chan_read_rec): the record's size with
- * *ret_ctl, *ret_seq and *ret_len, 0 when the header is not pos's, or -EBADMSG.
+ * *ret_ctl, *ret_seq and *ret_len, 0 when the header is not pos's, or -EBADMSG. Inline, as
+ * every message goes through it.
  */
-int64_t ipcx__topic_read_rec(const struct ipcx_topic *t, uint64_t pos, uint64_t *ret_ctl,
-                             uint64_t *ret_seq, uint32_t *ret_len);
+static inline int64_t ipcx__topic_read_rec(const struct ipcx_topic *t, uint64_t pos,
+                                           uint64_t *ret_ctl, uint64_t *ret_seq, uint32_t *ret_len)
+{
+	struct topic_rec *r;
+	uint64_t ctl, size, off = pos & t->mask;
+	uint32_t len;
+	unsigned st;
+
+	if (pos & 31)
+		return -EBADMSG;
+	r = topic_rec_at(t, pos);
+	/* Pairs with the release store of ctl by the record's publisher: seq and len are
+	 * complete. */
+	ctl = atomic_load_explicit(&r->ctl, memory_order_acquire);
+	if (!ctl_is(ctl, pos))
+		return 0;
+	len = atomic_load_explicit(&r->len, memory_order_relaxed);
+	st = ctl_state(ctl);
+	if (st != REC_RESERVED && st != REC_COMMITTED && st != REC_SKIP)
+		return -EBADMSG;
+	if (st != REC_SKIP && len > t->max_msg)
+		return -EBADMSG;
+	size = topic_rec_size(len);
+	if (off + size > t->cap)
+		return -EBADMSG;
+	*ret_ctl = ctl;
+	*ret_seq = atomic_load_explicit(&r->seq, memory_order_relaxed);
+	*ret_len = len;
+	return (int64_t)size;
+}
 
 /* The publishers' lock, as in a channel; a dead holder's step is finished on take-over. */
 int ipcx__topic_lock(struct ipcx_topic *t, ipcx__deadline d, bool try_once);

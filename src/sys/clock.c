@@ -23,7 +23,7 @@ int64_t ipcx__realtime_ns(void)
 	return clock_ns(CLOCK_REALTIME);
 }
 
-ipcx__deadline ipcx__deadline_in(int64_t timeout_ns)
+ipcx__deadline ipcx__deadline_in_slow(int64_t timeout_ns)
 {
 	ipcx__deadline d;
 	int64_t now;

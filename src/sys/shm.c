@@ -135,6 +135,17 @@ int ipcx__shm_stat(int dirfd, const char *name, struct stat *ret_st)
 	return fstatat(dirfd, name, ret_st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 }
 
+int ipcx__shm_file_id(int fd, struct ipcx__file_id *ret_id)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	ret_id->dev = (uint64_t)st.st_dev;
+	ret_id->ino = (uint64_t)st.st_ino;
+	return 0;
+}
+
 void *ipcx__shm_map(int fd, uint64_t size, bool writable, int *ret_err)
 {
 	void *p;

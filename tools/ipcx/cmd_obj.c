@@ -243,7 +243,8 @@ const struct cli_cmd cli_cmd_gc = {
         "gc",
         run_gc,
         "gc [--dry-run]",
-        "Removes every object whose attached processes are all dead, and temporary files left\n"
-        "by interrupted creates, printing each. Objects nobody has open are kept: a name with\n"
+        "Removes every object whose attached processes are all dead, temporary files left\n"
+        "by interrupted creates, and the FIFOs of pollable descriptors whose process died\n"
+        "(~ipcx-w.*), printing each. Objects nobody has open are kept: a name with\n"
         "no users is how an object normally waits for them. --dry-run only prints.",
 };
