@@ -5,9 +5,9 @@
  * holding one object of each kind (c, t, s, m, e, r), so that parsing reaches the
  * operations. Whatever the arguments, the tool must not crash, leak or hang.
  *
- * The tool may wait (recv, sub, event wait, mutex lock, sem op, region watch default to no
- * timeout), which a fuzzer must not: "--timeout 0" is appended to those commands (each
- * parser takes the last --timeout), and inputs asking for `bench` (which execs) or for
+ * The tool may wait (recv, sub, event wait and listen, mutex lock, sem op, region watch default to
+ * no timeout), which a fuzzer must not: "--timeout 0" is appended to those commands (each parser
+ * takes the last --timeout), and inputs asking for `bench` (which execs) or for
  * `--hold` (which sleeps as long as asked) are skipped. send and pub cannot wait here: the
  * channel holds more than any input can send, and the topic is lossy. Files are limited to
  * 16 MiB (RLIMIT_FSIZE, which also bounds the fuzzer's own log), so a create of any size
@@ -138,7 +138,7 @@ static bool may_wait(int argc, char **argv)
 	if (!strcmp(cmd, "recv") || !strcmp(cmd, "sub"))
 		return true;
 	if (!strcmp(cmd, "event"))
-		return !strcmp(op, "wait");
+		return !strcmp(op, "wait") || !strcmp(op, "listen");
 	if (!strcmp(cmd, "mutex"))
 		return !strcmp(op, "lock");
 	if (!strcmp(cmd, "sem"))
