@@ -7,14 +7,17 @@
  * every few milliseconds and starts it again, checking semaphore conservation between
  * kills. At the end it stops everyone, drains the channel, checks that nothing was lost,
  * duplicated or reordered beyond the documented guarantees, runs `ipcx gc` and checks that
- * no object, slot or file is left over. The run uses a private namespace directory.
+ * no object, slot or file is left over. The run uses a private namespace directory, removed
+ * at the end (with whatever a failed run left in it) unless --keep-dir.
  *
  * The last line is always
  *   stress: OPS ops, KILLS kills, RECOVERIES recoveries, VIOLATIONS violations
  * and the exit status is 0 only when VIOLATIONS is 0 (2 for bad usage).
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -296,6 +299,21 @@ static bool receiver(enum st_kind k)
 	return k == K_RECEIVER;
 }
 
+/* Removes the run's directory and whatever a failed run left in it (--keep-dir keeps it). */
+static void remove_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (d) {
+		while ((de = readdir(d)) != NULL)
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+				unlinkat(dirfd(d), de->d_name, 0);
+		closedir(d);
+	}
+	rmdir(dir);
+}
+
 static int usage(void)
 {
 	fprintf(stderr, "usage: stress [--seconds N] [--seed N] [--slack SECONDS] "
@@ -433,8 +451,8 @@ int main(int argc, char **argv)
 	}
 	for (int p = 0; p < ST_PARTS; p++)
 		ops += atomic_load(&L->part[p].ops);
-	if (!keep && violations == 0)
-		rmdir(dir);
+	if (!keep)
+		remove_dir(dir);
 	printf("stress: %llu ops, %llu kills, %llu recoveries, %u violations\n",
 	       (unsigned long long)ops, (unsigned long long)kills, (unsigned long long)recoveries,
 	       violations);
