@@ -9,7 +9,7 @@ PREFIX ?= /usr/local
 
 SECONDS ?= 60
 
-.PHONY: all build run test asan tsan fuzz bench install clean format conformance stress-msg deps-build deps-test deps-bench deps-fuzz model
+.PHONY: all build run test asan tsan fuzz bench install clean format conformance stress stress-msg deps-build deps-test deps-bench deps-fuzz model
 
 all: build
 
@@ -61,6 +61,12 @@ fuzz: deps-fuzz
 		-DIPCX_BENCH=OFF >/dev/null
 	cmake --build build-fuzz -j $(JOBS)
 	scripts/run-fuzz.sh build-fuzz/bin $(FUZZ_SECONDS)
+
+# The chaos soak (tests/stress/): every kind of object, participants SIGKILLed at random
+# and restarted, every guarantee checked; fails on any violation. STRESS_ARGS adds options
+# (--seed N, --slack SECONDS, --inject-fault KIND).
+stress: deps-test build
+	build/bin/stress --seconds $(SECONDS) $(STRESS_ARGS)
 
 # A long run of the channel and topic stress tests (SIGKILLs at random, every message
 # checked), in rounds of at most 20 s so each round's bookkeeping stays small.

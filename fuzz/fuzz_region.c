@@ -25,6 +25,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define SIZE 300u
+#define STRIDE 320u  /* each copy of the data: SIZE rounded up to 64 bytes */
 #define HDR_WORDS 32 /* the header's first 256 bytes, before the lock */
 
 static ipcx_region *rg;
@@ -153,9 +154,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 7: /* a new opener validates whatever the header says now */
 			r = ipcx_region_open("f", 0, 0, 0, &other);
 			if (r == 0) {
-				if (ipcx_region_size(other) != SIZE)
+				/* The peer may have changed the size to another that the same
+				 * file holds (257 .. 320 share its layout): data, not memory
+				 * safety. Beyond the file's copies it must have been refused. */
+				len = ipcx_region_size(other);
+				if (len == 0 || len > STRIDE)
 					abort();
-				r = ipcx_region_read(other, 0, buf, SIZE, &v);
+				r = ipcx_region_read(other, 0, buf, len, &v);
 				if (r != 0 && r != -EAGAIN)
 					abort();
 				ipcx_region_close(other);

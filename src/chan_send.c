@@ -77,8 +77,11 @@ static bool space_ready(void *arg)
 {
 	struct space_wait *w = arg;
 
-	/* Acquire pairs with the release CAS of head in ipcx__chan_reclaim. */
-	return atomic_load_explicit(&w->c->b->head, memory_order_acquire) >= w->head_needed ||
+	/* Acquire pairs with the release CAS of head in ipcx__chan_reclaim. Compared modulo
+	 * 2^64, as try_take computes room: a peer may set positions on both sides of the wrap,
+	 * and a plain >= would then see room that try_take cannot find, for ever. */
+	return (int64_t)(atomic_load_explicit(&w->c->b->head, memory_order_acquire) -
+	                 w->head_needed) >= 0 ||
 	       ipcx__obj_removed(&w->c->obj);
 }
 

@@ -132,3 +132,25 @@ IPCX_TEST(chan_hostile, scribbles_between_operations, .timeout = 120)
 	cr_log_info("%d calls succeeded, %d failed", ok, errors);
 	ipcx_chan_close(c);
 }
+
+/* Positions a peer set on both sides of 2^64 (head just below it, reserve just past it):
+ * the wait for room compared them without wrapping, saw room that try_take could not find,
+ * and spun without end (found by fuzz_chan; fuzz/corpus/fuzz_chan/timeout-b688f2a9...). */
+IPCX_TEST(chan_hostile, positions_across_the_wrap_of_the_number_space)
+{
+	struct ipcx_chan_attr a = {4096, 600};
+	uint8_t msg[600] = {0};
+	ipcx_chan *c = NULL;
+	void *w;
+	int r;
+
+	cr_assert_eq(ipcx_chan_open("wrap", IPCX_CREATE, 0, &a, &c), 1);
+	atomic_store(&c->b->reserve, 0xee0);
+	atomic_store(&c->b->consume, 0xc90);
+	atomic_store(&c->b->head, (uint64_t)-144);
+	r = ipcx_chan_reserve(c, 571, 0, &w);
+	cr_expect(r == -EAGAIN || r == -EBADMSG, "%d", r);
+	r = ipcx_chan_send(c, msg, 571, 1000000);
+	cr_expect(r == -ETIMEDOUT || r == -EBADMSG, "%d", r);
+	ipcx_chan_close(c);
+}

@@ -22,8 +22,8 @@
  *   -EPROTONOSUPPORT  an ipcx object of a layout version this library does not know
  *   -EPROTOTYPE  an ipcx object of another kind than the one asked for
  *   -EUSERS      IPCX_MAX_ATTACH handles are attached already, all by live processes
- *   -ENOSPC, -ENOMEM  the shared-memory file system or the address space is full; nothing
- *                is left behind
+ *   -ENOSPC, -ENOMEM  the shared-memory file system is full or out of inodes (too many
+ *                objects), or the address space is; nothing is left behind
  */
 #ifndef IPCX_OBJ_H
 #define IPCX_OBJ_H

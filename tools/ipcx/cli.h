@@ -67,6 +67,13 @@ struct cli_sender {
 };
 int cli_run_sender(const struct cli_cmd *cmd, const struct cli_sender *s, int argc, char **argv);
 
+/*
+ * The whole tool: dispatches argv[1] to its command and returns the exit status. main()
+ * (entry.c) only calls it, so that the argument fuzzer (fuzz/fuzz_cli.c) can run the tool
+ * in-process; nothing on the way calls exit().
+ */
+int cli_main(int argc, char **argv);
+
 /* The commands, each defined in its own file. */
 extern const struct cli_cmd cli_cmd_ls, cli_cmd_stat, cli_cmd_rm, cli_cmd_gc, cli_cmd_bench;
 extern const struct cli_cmd cli_cmd_event, cli_cmd_mutex, cli_cmd_sem, cli_cmd_region;

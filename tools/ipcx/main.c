@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* ipcx: inspect and manage ipcx objects. */
+/* ipcx: inspect and manage ipcx objects. The command table and its dispatch. */
 #include <stdio.h>
 #include <string.h>
 
@@ -25,7 +25,7 @@ static void usage(FILE *f)
 	        ipcx_dir());
 }
 
-int main(int argc, char **argv)
+int cli_main(int argc, char **argv)
 {
 	if (argc < 2) {
 		usage(stderr);
