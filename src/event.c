@@ -432,8 +432,9 @@ static int notify_one(struct body *b, struct entry *e, uint64_t gen)
 	st = atomic_load_explicit(&e->state, memory_order_acquire);
 	if (st == ENTRY_FREE)
 		return 0;
-	if (st != ENTRY_WAITING) {
-		/* Chosen earlier; if its waiter died before leaving, free its place now. */
+	if (st != ENTRY_WAITING || atomic_load_explicit(&e->gen, memory_order_relaxed) != gen) {
+		/* Chosen by a notify, or woken by a set or pulse already: on its way out. If
+		 * its waiter died before leaving, free its place now. */
 		if (!(ipcx__robust_word(&e->m) & IPCX__FUTEX_OWNER_DIED))
 			return 0;
 		r = ipcx__robust_trylock(&e->m);
@@ -441,8 +442,6 @@ static int notify_one(struct body *b, struct entry *e, uint64_t gen)
 			reclaim(b, e, r); /* it re-reads the state under the mutex */
 		return 0;
 	}
-	if (atomic_load_explicit(&e->gen, memory_order_relaxed) != gen)
-		return 0; /* woken by a set or pulse already; it is on its way out */
 	r = ipcx__robust_trylock(&e->m);
 	if (r == EBUSY || r == EDEADLK) {
 		if (!held_by_waiter(e))

@@ -568,6 +568,28 @@ IPCX_TEST(event, hostile_bytes)
 	munmap(f, size);
 }
 
+/* A waiter woken by a set that dies before it returns: the next notify frees its place
+ * (it is not left until the table fills). */
+IPCX_TEST(event, set_waiter_killed_before_return)
+{
+	ipcx_event *ev = open_ev("sk");
+	struct waiter_arg a = {"sk", IPCX_FOREVER, IPCX_WAIT_SLEEP, NULL};
+	struct ipcx_event_state st;
+	pid_t p = test_fork(waiter, &a);
+
+	await_waiters(ev, 1);
+	kill(p, SIGSTOP); /* alive, but cannot run to leave its entry */
+	cr_assert_eq(ipcx_event_set(ev), 0);
+	cr_assert_eq(ipcx_event_reset(ev), 0);
+	test_kill(p);
+	cr_assert_eq(ipcx_event_get_state(ev, &st), 0);
+	cr_assert_eq(st.dead, 1);
+	cr_assert_eq(ipcx_event_notify(ev, 5), 0);
+	cr_assert_eq(ipcx_event_get_state(ev, &st), 0);
+	cr_assert_eq(st.dead, 0, "the dead waiter's place was freed");
+	ipcx_event_close(ev);
+}
+
 /* A waiter chosen by notify that dies before it returns still counts (it was alive when
  * chosen), and its place is freed by the next notify. */
 IPCX_TEST(event, chosen_waiter_killed_before_return)
