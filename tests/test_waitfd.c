@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Pollable descriptors: each kind's descriptor in epoll and poll with the notifier in
- * another process, readable at once when ready, re-arming, removal, fork, a watcher killed
- * while armed, a hostile watch table, and wakers that send nothing when nobody watches.
+ * Pollable descriptors: each kind's descriptor in epoll, poll and select, and in epoll on
+ * another thread, with the notifier in another process; readable at once when ready,
+ * re-arming, removal, fork, a watcher killed while armed, a hostile watch table, and wakers
+ * that send nothing when nobody watches.
  */
 #include <errno.h>
 #include <poll.h>
@@ -10,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/epoll.h>
+#include <sys/select.h>
 #include <unistd.h>
 
 #include <ipcx/ipcx.h>
@@ -69,6 +72,59 @@ static bool poll_readable(int fd, int ms)
 	return poll(&p, 1, ms) == 1 && (p.revents & POLLIN);
 }
 
+static bool select_readable(int fd, int ms)
+{
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+	fd_set rd;
+
+	cr_assert_lt(fd, FD_SETSIZE);
+	FD_ZERO(&rd);
+	FD_SET(fd, &rd);
+	return select(fd + 1, &rd, NULL, NULL, &tv) == 1 && FD_ISSET(fd, &rd);
+}
+
+/* Another thread of this process waits in its own epoll set (no assertions off the main
+ * thread: it reports what it saw). */
+static void *epoll_thread(void *arg)
+{
+	struct epoll_event e = {.events = EPOLLIN, .data.fd = *(int *)arg}, out;
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	intptr_t ok = 0;
+
+	if (ep >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, e.data.fd, &e) == 0)
+		ok = epoll_wait(ep, &out, 1, 10000) == 1 && out.data.fd == e.data.fd;
+	if (ep >= 0)
+		close(ep);
+	return (void *)ok;
+}
+
+static bool other_thread_readable(int fd)
+{
+	pthread_t t;
+	void *ok = NULL;
+
+	cr_assert_eq(pthread_create(&t, NULL, epoll_thread, &fd), 0);
+	cr_assert_eq(pthread_join(t, &ok), 0);
+	return ok != NULL;
+}
+
+/* How the test waits for a descriptor. */
+enum how { EPOLL, POLL, SELECT, OTHER_THREAD };
+
+static bool readable(int fd, enum how how)
+{
+	switch (how) {
+	case POLL:
+		return poll_readable(fd, 10000);
+	case SELECT:
+		return select_readable(fd, 10000);
+	case OTHER_THREAD:
+		return other_thread_readable(fd);
+	default:
+		return epoll_readable(fd);
+	}
+}
+
 /* Bytes queued on a descriptor (one per wake-up sent to it), taken. */
 static int take_bytes(int fd)
 {
@@ -113,8 +169,8 @@ static int notifier(void *arg)
 static struct ipcx_sembuf take1 = {0, -1, 0};
 
 /* Each kind: armed, not readable; another process makes it ready; readable in epoll (or
- * poll); the call succeeds; re-arm reports 0 again. */
-static void one_kind(int k, bool use_poll)
+ * poll, select, or epoll in another thread); the call succeeds; re-arm reports 0 again. */
+static void one_kind(int k, enum how how)
 {
 	ipcx_event *ev = NULL;
 	ipcx_chan *c = NULL;
@@ -152,7 +208,7 @@ static void one_kind(int k, bool use_poll)
 	cr_assert_geq(fd, 0, "kind %d: %s", k, ipcx_errname(fd));
 	cr_assert(!poll_readable(fd, 0), "kind %d: not ready yet", k);
 	pid = test_fork(notifier, &k);
-	cr_assert(use_poll ? poll_readable(fd, 10000) : epoll_readable(fd), "kind %d", k);
+	cr_assert(readable(fd, how), "kind %d, way %d", k, (int)how);
 	cr_assert_eq(test_wait(pid), 0);
 	switch (k) {
 	case K_EVENT:
@@ -189,43 +245,72 @@ static void one_kind(int k, bool use_poll)
 
 IPCX_TEST(waitfd, event_epoll)
 {
-	one_kind(K_EVENT, false);
+	one_kind(K_EVENT, EPOLL);
 }
 IPCX_TEST(waitfd, chan_epoll)
 {
-	one_kind(K_CHAN, false);
+	one_kind(K_CHAN, EPOLL);
 }
 IPCX_TEST(waitfd, topic_epoll)
 {
-	one_kind(K_TOPIC, false);
+	one_kind(K_TOPIC, EPOLL);
 }
 IPCX_TEST(waitfd, region_epoll)
 {
-	one_kind(K_REGION, false);
+	one_kind(K_REGION, EPOLL);
 }
 IPCX_TEST(waitfd, semset_epoll)
 {
-	one_kind(K_SEMSET, false);
+	one_kind(K_SEMSET, EPOLL);
 }
 IPCX_TEST(waitfd, event_poll)
 {
-	one_kind(K_EVENT, true);
+	one_kind(K_EVENT, POLL);
 }
 IPCX_TEST(waitfd, chan_poll)
 {
-	one_kind(K_CHAN, true);
+	one_kind(K_CHAN, POLL);
 }
 IPCX_TEST(waitfd, semset_poll)
 {
-	one_kind(K_SEMSET, true);
+	one_kind(K_SEMSET, POLL);
 }
 IPCX_TEST(waitfd, topic_poll)
 {
-	one_kind(K_TOPIC, true);
+	one_kind(K_TOPIC, POLL);
 }
 IPCX_TEST(waitfd, region_poll)
 {
-	one_kind(K_REGION, true);
+	one_kind(K_REGION, POLL);
+}
+
+IPCX_TEST(waitfd, event_select)
+{
+	one_kind(K_EVENT, SELECT);
+}
+IPCX_TEST(waitfd, chan_select)
+{
+	one_kind(K_CHAN, SELECT);
+}
+IPCX_TEST(waitfd, topic_select)
+{
+	one_kind(K_TOPIC, SELECT);
+}
+IPCX_TEST(waitfd, region_select)
+{
+	one_kind(K_REGION, SELECT);
+}
+IPCX_TEST(waitfd, semset_select)
+{
+	one_kind(K_SEMSET, SELECT);
+}
+IPCX_TEST(waitfd, event_epoll_in_another_thread)
+{
+	one_kind(K_EVENT, OTHER_THREAD);
+}
+IPCX_TEST(waitfd, chan_epoll_in_another_thread)
+{
+	one_kind(K_CHAN, OTHER_THREAD);
 }
 
 IPCX_TEST(waitfd, readable_at_once_when_ready)
