@@ -17,19 +17,7 @@
 
 #include "internal/topic.h"
 
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint64_t take(struct input *in, unsigned bytes)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < bytes && in->n; i++, in->p++, in->n--)
-		v |= (uint64_t)*in->p << (8 * i);
-	return v;
-}
+#include "fuzz_shm.h"
 
 /* Offsets worth aiming at: constants, positions, the lock, numbers, futex words, slots. */
 static const uint32_t hot[] = {
@@ -53,63 +41,28 @@ static const uint32_t hot[] = {
                 offsetof(struct topic_slot, cursor),
 };
 
-static void scribble(ipcx_topic *t, struct input *in)
+static void scribble(ipcx_topic *t, struct fuzz_input *in)
 {
-	uint8_t *body = (uint8_t *)t->b;
-	uint64_t size = TOPIC_DATA_OFFSET + t->cap, off, v;
-	unsigned how = (unsigned)take(in, 1);
+	unsigned how = (unsigned)fuzz_take(in, 1);
 
-	if (how & 1) {
-		off = hot[(how >> 1) % (sizeof(hot) / sizeof(hot[0]))];
-	} else if (how & 2) {
+	if (!(how & 1) && (how & 2)) {
 		/* A record header in the ring, made plausible: a tag for some position. */
-		uint64_t pos = take(in, 2) * 32;
+		uint64_t pos = fuzz_take(in, 2) * 32;
 		struct topic_rec *r = topic_rec_at(t, pos);
-		atomic_store(&r->ctl, rec_ctl(pos, (unsigned)take(in, 1), (unsigned)take(in, 1)));
-		atomic_store(&r->seq, atomic_load(&t->b->next_seq) + (uint64_t)(int8_t)take(in, 1));
-		atomic_store(&r->len, (uint32_t)take(in, 4));
+		atomic_store(&r->ctl,
+		             rec_ctl(pos, (unsigned)fuzz_take(in, 1), (unsigned)fuzz_take(in, 1)));
+		atomic_store(&r->seq,
+		             atomic_load(&t->b->next_seq) + (uint64_t)(int8_t)fuzz_take(in, 1));
+		atomic_store(&r->len, (uint32_t)fuzz_take(in, 4));
 		return;
-	} else {
-		off = take(in, 4) % (size - 8);
-		off &= ~7ull;
 	}
-	v = take(in, 8);
-	if (how & 4) /* near a real position, to pass the first checks */
-		v = atomic_load(&t->b->reserve) + (uint64_t)(int8_t)v * 32;
-	memcpy(body + off, &v, 8);
+	fuzz_poke(in, how, (uint8_t *)t->b, TOPIC_DATA_OFFSET + t->cap, hot,
+	          sizeof(hot) / sizeof(hot[0]), atomic_load(&t->b->reserve), 32);
 }
 
 static void check_span(ipcx_topic *t, const void *p, size_t len)
 {
-	const uint8_t *q = p;
-
-	if (q < t->data || q + len > t->data + t->cap) {
-		fprintf(stderr, "span %p+%zu outside ring %p+%llu\n", (const void *)q, len,
-		        (void *)t->data, (unsigned long long)t->cap);
-		abort();
-	}
-	if (len) /* touch both ends: ASan checks them */
-		(void)*(volatile const uint8_t *)q, (void)*(volatile const uint8_t *)(q + len - 1);
-}
-
-static char dir[64];
-
-static void remove_dir(void)
-{
-	ipcx_unlink("fuzz");
-	rmdir(dir);
-}
-
-/* A private namespace directory, so a replay never touches the real one. */
-static void setup_dir(void)
-{
-	if (dir[0])
-		return;
-	snprintf(dir, sizeof(dir), "/tmp/ipcx-fuzz-topic.XXXXXX");
-	if (!mkdtemp(dir))
-		abort();
-	setenv("IPCX_DIR", dir, 1);
-	atexit(remove_dir);
+	fuzz_check_span(t->data, t->cap, p, len);
 }
 
 /* A second handle: open validates the whole topic; subscribing and short waits run the
@@ -132,7 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ipcx_topic_attr a = {4096, 600, 0};
-	struct input in = {data, size};
+	struct fuzz_input in = {data, size};
 	ipcx_topic *t = NULL;
 	uint8_t buf[700], msg[700];
 	uint64_t missed;
@@ -140,25 +93,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len;
 	void *w;
 
-	setup_dir();
+	fuzz_setup_dir("topic");
 	ipcx_unlink("fuzz");
-	a.flags = take(&in, 1) & 1 ? IPCX_TOPIC_RELIABLE : 0;
+	a.flags = fuzz_take(&in, 1) & 1 ? IPCX_TOPIC_RELIABLE : 0;
 	if (ipcx_topic_open("fuzz", IPCX_CREATE | IPCX_EXCL, 0, &a, &t) < 0)
 		return 0;
 	memset(msg, 'm', sizeof(msg));
 	for (int steps = 0; in.n && steps < 256; steps++) {
-		switch (take(&in, 1) % 12) {
+		switch (fuzz_take(&in, 1) % 12) {
 		case 0:
-			ipcx_topic_publish(t, msg, take(&in, 2) % 700, 0);
+			ipcx_topic_publish(t, msg, fuzz_take(&in, 2) % 700, 0);
 			break;
 		case 1:
-			ipcx_topic_subscribe(t, (unsigned)take(&in, 1) & 1);
+			ipcx_topic_subscribe(t, (unsigned)fuzz_take(&in, 1) & 1);
 			break;
 		case 2:
-			ipcx_topic_recv(t, buf, take(&in, 2) % 700, 0, &missed);
+			ipcx_topic_recv(t, buf, fuzz_take(&in, 2) % 700, 0, &missed);
 			break;
 		case 3:
-			len = take(&in, 2) % 700;
+			len = fuzz_take(&in, 2) % 700;
 			if (ipcx_topic_loan(t, len, 0, &w) == 0) {
 				check_span(t, w, len);
 				memset(w, 'l', len);
@@ -166,7 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			break;
 		case 4:
-			if (ipcx_topic_loan(t, take(&in, 2) % 700, 0, &w) == 0)
+			if (ipcx_topic_loan(t, fuzz_take(&in, 2) % 700, 0, &w) == 0)
 				ipcx_topic_abort(t);
 			break;
 		case 5:
