@@ -57,12 +57,12 @@ struct event_local {
 	ipcx_event *ping, *pong;
 };
 
-static int event_setup(struct bench_env *e)
+int bench_ipcx_events_create(struct bench_env *e, int n)
 {
 	ipcx_event *ev;
 	int r = bench_ipcx_dir(e);
 
-	for (int i = 0; r == 0 && i < 2; i++) {
+	for (int i = 0; r == 0 && i < n; i++) {
 		r = ipcx_event_open(bench_ipcx_name(e, i), IPCX_CREATE | IPCX_EXCL, 0, &ev);
 		if (r < 0)
 			return bench_fail(e, r, "ipcx_event_open");
@@ -70,6 +70,17 @@ static int event_setup(struct bench_env *e)
 		r = 0;
 	}
 	return r;
+}
+
+void bench_ipcx_unlink_objects(struct bench_env *e, int n)
+{
+	for (int i = 0; i < n; i++)
+		ipcx_unlink(bench_ipcx_name(e, i));
+}
+
+static int event_setup(struct bench_env *e)
+{
+	return bench_ipcx_events_create(e, 2);
 }
 
 static int event_open(struct bench_env *e, int side)
@@ -82,26 +93,18 @@ static int event_open(struct bench_env *e, int side)
 	return r < 0 ? bench_fail(e, r, "ipcx_event_open") : 0;
 }
 
-/*
- * Side 0 sets ping and waits for pong; side 1 waits for ping, resets it, and sets pong. Each
- * side resets what it waited for before it answers, so a set is never lost or seen twice.
- */
+static int event_await(ipcx_event *mine, void *arg)
+{
+	int r = ipcx_event_wait(mine, IPCX_FOREVER);
+
+	return r < 0 ? r : ipcx_event_reset(mine);
+}
+
 static int event_step(struct bench_env *e, int side)
 {
 	struct event_local *l = e->local;
-	ipcx_event *mine = side == 0 ? l->pong : l->ping;
-	ipcx_event *theirs = side == 0 ? l->ping : l->pong;
-	int r;
 
-	if (side == 0 && (r = ipcx_event_set(theirs)) < 0)
-		return r;
-	if ((r = ipcx_event_wait(mine, IPCX_FOREVER)) < 0)
-		return r;
-	if ((r = ipcx_event_reset(mine)) < 0)
-		return r;
-	if (side == 1 && (r = ipcx_event_set(theirs)) < 0)
-		return r;
-	return 0;
+	return bench_ipcx_event_rtt_step(side, l->ping, l->pong, event_await, NULL);
 }
 
 static void event_close(struct bench_env *e, int side)
@@ -112,15 +115,9 @@ static void event_close(struct bench_env *e, int side)
 	ipcx_event_close(l->pong);
 }
 
-static void unlink_objects(struct bench_env *e, int n)
-{
-	for (int i = 0; i < n; i++)
-		ipcx_unlink(bench_ipcx_name(e, i));
-}
-
 static void event_teardown(struct bench_env *e)
 {
-	unlink_objects(e, 2);
+	bench_ipcx_unlink_objects(e, 2);
 }
 
 const struct bench_ops bench_ipcx_event_rtt = {
@@ -170,7 +167,7 @@ static void mutex_close(struct bench_env *e, int side)
 
 static void mutex_teardown(struct bench_env *e)
 {
-	unlink_objects(e, 1);
+	bench_ipcx_unlink_objects(e, 1);
 }
 
 const struct bench_ops bench_ipcx_mutex_op = {

@@ -18,23 +18,12 @@
 
 static int events_setup(struct bench_env *e)
 {
-	ipcx_event *ev;
-	int r = bench_ipcx_dir(e);
-
-	for (int i = 0; r == 0 && i < NOBJ; i++) {
-		r = ipcx_event_open(bench_ipcx_name(e, i), IPCX_CREATE | IPCX_EXCL, 0, &ev);
-		if (r < 0)
-			return bench_fail(e, r, "ipcx_event_open");
-		ipcx_event_close(ev);
-		r = 0;
-	}
-	return r;
+	return bench_ipcx_events_create(e, NOBJ);
 }
 
 static void events_teardown(struct bench_env *e)
 {
-	for (int i = 0; i < NOBJ; i++)
-		ipcx_unlink(bench_ipcx_name(e, i));
+	bench_ipcx_unlink_objects(e, NOBJ);
 }
 
 /* ---- ipcx.fd.rtt: each side sleeps in epoll_wait on its event's descriptor ---- */
@@ -66,8 +55,9 @@ static int fd_open(struct bench_env *e, int side)
 }
 
 /* Sleeps in epoll_wait until the event is set, then resets it and re-arms the descriptor. */
-static int fd_await(struct fd_local *l, ipcx_event *mine)
+static int fd_await(ipcx_event *mine, void *arg)
 {
+	struct fd_local *l = arg;
 	struct epoll_event ee;
 	int r;
 
@@ -86,17 +76,8 @@ static int fd_await(struct fd_local *l, ipcx_event *mine)
 static int fd_step(struct bench_env *e, int side)
 {
 	struct fd_local *l = e->local;
-	ipcx_event *mine = side == 0 ? l->pong : l->ping;
-	ipcx_event *theirs = side == 0 ? l->ping : l->pong;
-	int r;
 
-	if (side == 0 && (r = ipcx_event_set(theirs)) < 0)
-		return r;
-	if ((r = fd_await(l, mine)) < 0)
-		return r;
-	if (side == 1 && (r = ipcx_event_set(theirs)) < 0)
-		return r;
-	return 0;
+	return bench_ipcx_event_rtt_step(side, l->ping, l->pong, fd_await, l);
 }
 
 static void fd_close(struct bench_env *e, int side)
@@ -142,24 +123,25 @@ static int ws_open(struct bench_env *e, int side)
 	return r < 0 ? bench_fail(e, r, "ipcx_waitset") : 0;
 }
 
-static int ws_step(struct bench_env *e, int side)
+/* Waits in the wait-set until its one live member, `mine`, is set, then resets it. */
+static int ws_await(ipcx_event *mine, void *arg)
 {
-	struct ws_local *l = e->local;
+	struct ws_local *l = arg;
 	struct ipcx_waitset_ready rd[1];
-	ipcx_event *mine = l->ev[side == 0 ? 1 : 0], *theirs = l->ev[side == 0 ? 0 : 1];
 	int r;
 
-	if (side == 0 && (r = ipcx_event_set(theirs)) < 0)
-		return r;
 	if ((r = ipcx_waitset_wait(l->ws, rd, 1, IPCX_FOREVER)) < 0)
 		return r;
 	if (rd[0].cookie != l)
 		return -EPROTO;
-	if ((r = ipcx_event_reset(mine)) < 0)
-		return r;
-	if (side == 1 && (r = ipcx_event_set(theirs)) < 0)
-		return r;
-	return 0;
+	return ipcx_event_reset(mine);
+}
+
+static int ws_step(struct bench_env *e, int side)
+{
+	struct ws_local *l = e->local;
+
+	return bench_ipcx_event_rtt_step(side, l->ev[0], l->ev[1], ws_await, l);
 }
 
 static void ws_close(struct bench_env *e, int side)
