@@ -343,6 +343,29 @@ IPCX_TEST(event_signal, update_in_place_never_mixes, .timeout = 60)
 }
 
 /*
+ * In a setter child: sets and pulses the event `name` (the set must succeed) and checks that
+ * neither signal was sent, both being counted as `unverified` or `denied`, and that the one
+ * registration stays. 0, or the child's exit code for what failed.
+ */
+static int set_and_count(const char *name, uint64_t unverified, uint64_t denied)
+{
+	struct ipcx_event_signal_stats st;
+	ipcx_event *ev;
+
+	if (ipcx_event_open(name, 0, 0, &ev) != 0)
+		return 101;
+	if (ipcx_event_set(ev) != 0 || ipcx_event_pulse(ev) != 0)
+		return 102;
+	if (ipcx_event_signal_stats(ev, &st) != 0)
+		return 103;
+	if (st.sent != 0 || st.unverified != unverified || st.denied != denied || st.gone != 0 ||
+	    st.registered != 1 || st.dead != 0)
+		return 104;
+	ipcx_event_close(ev);
+	return 0;
+}
+
+/*
  * A setter that may not read the registrant's /proc/PID/maps (here: nobody, and a
  * registrant running as root) cannot show that the registrant takes part in the event, so
  * it sends nothing: the set succeeds, the setter counts the signals as unverified, and the
@@ -350,23 +373,10 @@ IPCX_TEST(event_signal, update_in_place_never_mixes, .timeout = 60)
  */
 static int set_as_nobody(void *arg)
 {
-	struct ipcx_event_signal_stats st;
-	ipcx_event *ev;
-
 	die_with_parent();
 	if (setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
 		return 100;
-	if (ipcx_event_open((const char *)arg, 0, 0, &ev) != 0)
-		return 101;
-	if (ipcx_event_set(ev) != 0 || ipcx_event_pulse(ev) != 0)
-		return 102;
-	if (ipcx_event_signal_stats(ev, &st) != 0)
-		return 103;
-	if (st.sent != 0 || st.unverified != 2 || st.denied != 0 || st.gone != 0 ||
-	    st.registered != 1 || st.dead != 0)
-		return 104;
-	ipcx_event_close(ev);
-	return 0;
+	return set_and_count(arg, 2, 0);
 }
 
 IPCX_TEST(event_signal, maps_unreadable_nothing_sent_set_succeeds)
@@ -490,23 +500,10 @@ static int drop_capability(int cap)
  */
 static int set_without_cap_kill(void *arg)
 {
-	struct ipcx_event_signal_stats st;
-	ipcx_event *ev;
-
 	die_with_parent();
 	if (drop_capability(CAP_KILL) < 0)
 		return 100;
-	if (ipcx_event_open((const char *)arg, 0, 0, &ev) != 0)
-		return 101;
-	if (ipcx_event_set(ev) != 0 || ipcx_event_pulse(ev) != 0)
-		return 102;
-	if (ipcx_event_signal_stats(ev, &st) != 0)
-		return 103;
-	if (st.sent != 0 || st.denied != 2 || st.unverified != 0 || st.gone != 0 ||
-	    st.registered != 1 || st.dead != 0)
-		return 104;
-	ipcx_event_close(ev);
-	return 0;
+	return set_and_count(arg, 0, 2);
 }
 
 IPCX_TEST(event_signal, kill_permission_denied_set_succeeds)
