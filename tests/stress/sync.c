@@ -155,14 +155,23 @@ int st_locker(int p, int slot)
 	return 0;
 }
 
-int st_waiter(int p, int slot)
+/* The stress event, for a waiter or the setter; a failed open fails the participant. */
+static ipcx_event *open_event(void)
 {
 	ipcx_event *ev = NULL;
 	int r = ipcx_event_open(ST_EVENT, 0, 0, &ev);
 
-	(void)slot;
 	if (r < 0)
 		fail_open(ST_EVENT, r);
+	return ev;
+}
+
+int st_waiter(int p, int slot)
+{
+	ipcx_event *ev = open_event();
+	int r;
+
+	(void)slot;
 	while (!atomic_load(&L->stop)) {
 		int64_t t0 = st_now();
 
@@ -183,12 +192,10 @@ int st_waiter(int p, int slot)
 
 int st_setter(int p, int slot)
 {
-	ipcx_event *ev = NULL;
-	int r = ipcx_event_open(ST_EVENT, 0, 0, &ev);
+	ipcx_event *ev = open_event();
+	int r;
 
 	(void)slot;
-	if (r < 0)
-		fail_open(ST_EVENT, r);
 	while (!atomic_load(&L->stop)) {
 		switch (rand() % 4) {
 		case 0:
