@@ -115,12 +115,7 @@ static void check_mutex(ipcx_mutex *mx)
 	int r = ipcx_mutex_lock(mx, ST_TIMEOUT_NS + L->slack_ns);
 
 	if (r == -EOWNERDEAD) {
-		atomic_fetch_add(&L->owner_dead, 1);
-		if (L->mx_a != L->mx_b) {
-			L->mx_b = L->mx_a;
-			atomic_fetch_add(&L->repaired, 1);
-		}
-		r = ipcx_mutex_consistent(mx);
+		r = st_mutex_recover(mx);
 	} else if (r == 0 && L->mx_a != L->mx_b) {
 		st_violation(V_MUTEX, "mutex: a %llu != b %llu at the end",
 		             (unsigned long long)L->mx_a, (unsigned long long)L->mx_b);

@@ -172,6 +172,10 @@ int st_publisher(int p, int topic, int slot);
 int st_subscriber(int p, int topic, int slot);
 int st_holder(int p, int slot);
 int st_locker(int p, int slot);
+/* After a lock returned -EOWNERDEAD (the caller holds the mutex): counts the owner's death,
+ * repairs mx_a == mx_b if the dead owner left it broken (counting the repair), and marks the
+ * mutex consistent. Returns what ipcx_mutex_consistent returns. */
+int st_mutex_recover(ipcx_mutex *mx);
 int st_waiter(int p, int slot);
 int st_setter(int p, int slot);
 int st_writer(int p, int slot);

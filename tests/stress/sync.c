@@ -105,6 +105,16 @@ int st_holder(int p, int slot)
 	return 0;
 }
 
+int st_mutex_recover(ipcx_mutex *mx)
+{
+	atomic_fetch_add(&L->owner_dead, 1);
+	if (L->mx_a != L->mx_b) {
+		L->mx_b = L->mx_a;
+		atomic_fetch_add(&L->repaired, 1);
+	}
+	return ipcx_mutex_consistent(mx);
+}
+
 int st_locker(int p, int slot)
 {
 	ipcx_mutex *mx = NULL;
@@ -123,12 +133,7 @@ int st_locker(int p, int slot)
 			continue;
 		}
 		if (r == -EOWNERDEAD) {
-			atomic_fetch_add(&L->owner_dead, 1);
-			if (L->mx_a != L->mx_b) {
-				L->mx_b = L->mx_a;
-				atomic_fetch_add(&L->repaired, 1);
-			}
-			r = ipcx_mutex_consistent(mx);
+			r = st_mutex_recover(mx);
 		} else if (r == 0 && L->mx_a != L->mx_b) {
 			st_violation(V_MUTEX, "mutex: a %llu != b %llu after a normal lock",
 			             (unsigned long long)L->mx_a, (unsigned long long)L->mx_b);
