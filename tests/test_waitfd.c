@@ -391,12 +391,12 @@ IPCX_TEST(waitfd, wakers_send_once_and_nothing_unwatched)
 	ipcx_chan_close(tx);
 }
 
+/* A child that arms a watcher on the channel named arg, then hangs until it is killed. */
 static int arm_and_hang(void *arg)
 {
 	ipcx_chan *c = NULL;
 
-	(void)arg;
-	if (ipcx_chan_open("c", 0, 0, NULL, &c) < 0 || ipcx_chan_fd(c) < 0 ||
+	if (ipcx_chan_open((const char *)arg, 0, 0, NULL, &c) < 0 || ipcx_chan_fd(c) < 0 ||
 	    ipcx_chan_fd_rearm(c) != 0)
 		return 1;
 	for (;;)
@@ -427,7 +427,7 @@ static int count_objects(const struct ipcx_info *info, void *arg)
 IPCX_TEST(waitfd, killed_watcher_is_reclaimed)
 {
 	ipcx_chan *c = open_chan("c");
-	pid_t pid = test_fork(arm_and_hang, NULL);
+	pid_t pid = test_fork(arm_and_hang, "c");
 	char buf[4];
 	int fd, n = 0;
 
@@ -589,7 +589,7 @@ IPCX_TEST(waitfd, reclaimed_armed_entry_gives_its_count_back)
 {
 	ipcx_chan *c = open_chan("c");
 	struct ipcx__watch_table *t = ipcx__watch_table(c->obj.hdr);
-	pid_t pid = test_fork(arm_and_hang, NULL);
+	pid_t pid = test_fork(arm_and_hang, "c");
 	int fd;
 
 	for (int i = 0; i < 1000 && watchers(c) == 0; i++)
@@ -664,25 +664,13 @@ static int send_as_nobody_after_death(void *arg)
 	return 0;
 }
 
-static int arm_shared_and_hang(void *arg)
-{
-	ipcx_chan *c = NULL;
-
-	(void)arg;
-	if (ipcx_chan_open("shared", 0, 0, NULL, &c) < 0 || ipcx_chan_fd(c) < 0 ||
-	    ipcx_chan_fd_rearm(c) != 0)
-		return 1;
-	for (;;)
-		pause();
-}
-
 IPCX_TEST(waitfd, waker_of_another_user_outlives_dead_watcher)
 {
 	ipcx_chan *c = NULL;
 	pid_t pid;
 
 	cr_assert_eq(ipcx_chan_open("shared", IPCX_CREATE, 0666, NULL, &c), 1);
-	pid = test_fork(arm_shared_and_hang, NULL);
+	pid = test_fork(arm_and_hang, "shared");
 	for (int i = 0; i < 1000 && atomic_load(&c->b->data_sleepers) == 0; i++)
 		usleep(10000);
 	test_kill(pid);
