@@ -36,6 +36,16 @@ static size_t size_of(uint32_t r)
 	return r % 3 == 2 ? BIG : 4 + r % 60;
 }
 
+/* In the peer child: opens "req" to receive on, sleeping, and "rep" to answer on. */
+static int open_peer(ipcx_chan **in, ipcx_chan **out)
+{
+	if (ipcx_chan_open("req", 0, 0, NULL, in) < 0 ||
+	    ipcx_chan_open("rep", 0, 0, NULL, out) < 0 ||
+	    ipcx_chan_set_wait(*in, IPCX_WAIT_SLEEP) < 0)
+		return -1;
+	return 0;
+}
+
 /* The echo: sleeps in a blocking receive, replies with the same round number. */
 static int echo(void *arg)
 {
@@ -43,9 +53,7 @@ static int echo(void *arg)
 	char buf[4096];
 
 	(void)arg;
-	if (ipcx_chan_open("req", 0, 0, NULL, &in) < 0 ||
-	    ipcx_chan_open("rep", 0, 0, NULL, &out) < 0 ||
-	    ipcx_chan_set_wait(in, IPCX_WAIT_SLEEP) < 0)
+	if (open_peer(&in, &out) < 0)
 		return 1;
 	for (uint32_t r = 0; r < ROUNDS; r++) {
 		ssize_t n = ipcx_chan_recv(in, buf, sizeof(buf), LIMIT);
@@ -131,9 +139,7 @@ static int burst_receiver(void *arg)
 	char buf[4096];
 
 	(void)arg;
-	if (ipcx_chan_open("req", 0, 0, NULL, &in) < 0 ||
-	    ipcx_chan_open("rep", 0, 0, NULL, &out) < 0 ||
-	    ipcx_chan_set_wait(in, IPCX_WAIT_SLEEP) < 0)
+	if (open_peer(&in, &out) < 0)
 		return 1;
 	for (uint32_t r = 0; r < BURSTS;) {
 		ssize_t n = ipcx_chan_recv(in, buf, sizeof(buf), LIMIT);
