@@ -613,15 +613,24 @@ IPCX_TEST(waitfd, reclaimed_armed_entry_gives_its_count_back)
 
 #define NOBODY 65534
 
+/* In a child: becomes nobody and opens "shared". 0, or the child's exit code for what failed. */
+static int open_shared_as_nobody(ipcx_chan **c)
+{
+	if (setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
+		return 100;
+	if (ipcx_chan_open("shared", 0, 0, NULL, c) != 0)
+		return 101;
+	return 0;
+}
+
 static int send_as_nobody(void *arg)
 {
 	ipcx_chan *c = NULL;
+	int r = open_shared_as_nobody(&c);
 
 	(void)arg;
-	if (setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
-		return 100;
-	if (ipcx_chan_open("shared", 0, 0, NULL, &c) != 0)
-		return 101;
+	if (r != 0)
+		return r;
 	/* Twice: the second write goes through the descriptor kept from the first. */
 	if (ipcx_chan_send(c, "m", 1, 0) != 0 || ipcx_chan_send(c, "n", 1, 0) != 0)
 		return 102;
@@ -650,12 +659,11 @@ IPCX_TEST(waitfd, waker_of_another_user)
 static int send_as_nobody_after_death(void *arg)
 {
 	ipcx_chan *c = NULL;
+	int r = open_shared_as_nobody(&c);
 
 	(void)arg;
-	if (setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
-		return 100;
-	if (ipcx_chan_open("shared", 0, 0, NULL, &c) != 0)
-		return 101;
+	if (r != 0)
+		return r;
 	/* The watcher's FIFO has no reader: the write-only open fails (ENXIO), and nothing
 	 * (no SIGPIPE) hurts us. */
 	for (int i = 0; i < 3; i++)
