@@ -18,7 +18,7 @@
 static void replay(struct ipcx_semset *s);
 static void recover(struct ipcx_semset *s);
 
-int ipcx__sem_lock_slow(struct ipcx_semset *s, uint64_t me, ipcx__deadline d)
+int ipcx__sem_lock_slow(struct ipcx_semset *s, uint64_t me, ipcx__deadline d, ipcx__deadline hard)
 {
 	struct ipcx__sem_body *b = s->b;
 	const uint64_t W = IPCX__SEM_LOCK_WAITERS;
@@ -55,7 +55,11 @@ int ipcx__sem_lock_slow(struct ipcx_semset *s, uint64_t me, ipcx__deadline d)
 		if (ipcx__futex_wait(&b->lock_seq, seq, ipcx__deadline_in(LOCK_SLICE_NS)) !=
 		    -ETIMEDOUT)
 			continue;
-		if (ipcx__deadline_passed(d))
+		/* A holder that is runnable but has no CPU (a loaded machine: tens of ms) is
+		 * merely busy: it lets go within a few instructions once it runs, so only a
+		 * holder with no thread running or waiting for a CPU makes us give up at d. */
+		if (ipcx__deadline_passed(d) &&
+		    (ipcx__deadline_passed(hard) || !ipcx__proc_running(cur & ~W)))
 			return -ETIMEDOUT;
 		/* The holder kept the lock a whole slice: it may have died holding it. A garbled
 		 * word names no live process and is taken over the same way. */

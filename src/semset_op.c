@@ -19,6 +19,14 @@
 #define SLICE_IDLE_NS 100000000 /* otherwise */
 /* The least time an operation waits for a busy set lock before giving up. */
 #define LOCK_MIN_NS 10000000
+/*
+ * How long a try-once waits for a lock whose holder is running or waiting for a CPU. Not
+ * LOCK_MIN_NS: a holder preempted on a loaded machine stays off the CPU for more than that,
+ * and a try-once increment failing with -EAGAIN then silently loses a unit for callers that,
+ * as with semop, count on an increment never failing. Bounded all the same, against a holder
+ * that spins with the lock held.
+ */
+#define LOCK_RUNNABLE_NS 1000000000
 
 static uint32_t find_or_add(struct ipcx_semset *s, struct ipcx__sem_eval *e, uint32_t idx)
 {
@@ -752,6 +760,7 @@ int ipcx_semset_op(ipcx_semset *s, const struct ipcx_sembuf *ops, size_t nops, i
 {
 	struct ipcx__sem_body *b;
 	struct ipcx__sem_eval e;
+	ipcx__deadline ld;
 	uint64_t me;
 	bool undo;
 	int r, rec;
@@ -777,11 +786,14 @@ int ipcx_semset_op(ipcx_semset *s, const struct ipcx_sembuf *ops, size_t nops, i
 		return -EIDRM;
 
 	/* A live holder keeps the lock for a few instructions, unless it is stopped: the
-	 * timeout bounds that wait too, though never below 10 ms (a try-once must not fail
-	 * merely because the lock was busy). */
-	if (ipcx__sem_lock_until(s, ipcx__deadline_in(timeout_ns < 0             ? timeout_ns
-	                                              : timeout_ns < LOCK_MIN_NS ? LOCK_MIN_NS
-	                                                                         : timeout_ns)) < 0)
+	 * timeout bounds that wait too, though never below 10 ms, and a try-once waits on
+	 * (up to LOCK_RUNNABLE_NS) for a holder that is runnable: it must not fail merely
+	 * because the lock was busy. */
+	ld = ipcx__deadline_in(timeout_ns < 0             ? timeout_ns
+	                       : timeout_ns < LOCK_MIN_NS ? LOCK_MIN_NS
+	                                                  : timeout_ns);
+	if (ipcx__sem_lock_until(s, ld,
+	                         timeout_ns == 0 ? ipcx__deadline_in(LOCK_RUNNABLE_NS) : ld) < 0)
 		return timeout_ns == 0 ? -EAGAIN : -ETIMEDOUT;
 	if (nops == 1 && !undo && op_single_fast(s, ops, me) == 0) {
 		ipcx__sem_unlock(s);

@@ -347,8 +347,10 @@ static int small_takers(void *p)
 	if (ipcx_semset_open("fair", 0, 0, 0, 0, &s) < 0)
 		return 100;
 	while (!atomic_load(stop)) {
-		if (op1(s, 0, -1, 0, 100 * MS) == 0)
-			op1(s, 0, 1, 0, 0);
+		/* An increment never waits, so it never fails: a lost unit would starve the
+		 * large decrement for good, and this exit status says so. */
+		if (op1(s, 0, -1, 0, 100 * MS) == 0 && op1(s, 0, 1, 0, 0) != 0)
+			return 101;
 	}
 	ipcx_semset_close(s);
 	return 0;
@@ -484,7 +486,8 @@ static void *thr_main(void *p)
 			atomic_fetch_add(&a->bad, 1);
 		a->counter++;
 		atomic_fetch_sub(&a->inside, 1);
-		op1(a->s, 0, 1, 0, 0);
+		if (op1(a->s, 0, 1, 0, 0) != 0) /* a lost unit would stall the others */
+			atomic_fetch_add(&a->bad, 1);
 	}
 	return NULL;
 }
