@@ -436,6 +436,8 @@ static bool got_zero(struct ipcx_semset *s, const uint32_t *idx, uint32_t n)
 }
 
 static int try_rec(struct ipcx_semset *s, struct scan *sc, uint32_t i, bool consts);
+static void note_bypass(struct ipcx_semset *s, const struct ipcx_sembuf *ops, size_t nops,
+                        uint64_t before);
 
 /* A waiting single wait-for-zero entry: its semaphore, or -1 for any other record. */
 static int64_t simple_const(struct ipcx_semset *s, uint32_t i)
@@ -538,9 +540,13 @@ static int try_rec(struct ipcx_semset *s, struct scan *sc, uint32_t i, bool cons
 	if (!ipcx__sem_rec_alive(s, i)) {
 		ipcx__sem_rec_free(s, i);
 	} else {
-		if (res == 0)
+		if (res == 0) {
 			commit(s, &sc->e, r->pid, r->slot % IPCX_MAX_ATTACH, r->who, (int)i, 0);
-		else {
+			/* Completing out of turn overtakes older waiters as much as a new op
+			 * does: uncounted, a stream of small waiters handed each unit from
+			 * the queue (the value never rising) would starve a large one. */
+			note_bypass(s, sc->ops, n, r->order);
+		} else {
 			ipcx__sem_jbegin(s);
 			ipcx__sem_jadd(s, IPCX__J_REC_DONE, i, (uint64_t)(uint32_t)res);
 			ipcx__sem_jcommit(s);
@@ -585,8 +591,12 @@ void ipcx__sem_update(struct ipcx_semset *s, const uint32_t *idx, uint32_t n)
 	}
 }
 
-/* Counts that an op took from semaphores others wait at; ages those waiters. */
-static void note_bypass(struct ipcx_semset *s, const struct ipcx_sembuf *ops, size_t nops)
+/*
+ * Counts that an op took from semaphores others wait at; ages those waiters. before: only
+ * waiters queued before this place count (a new op: UINT64_MAX, all of them).
+ */
+static void note_bypass(struct ipcx_semset *s, const struct ipcx_sembuf *ops, size_t nops,
+                        uint64_t before)
 {
 	struct ipcx__sem_body *b = s->b;
 
@@ -594,7 +604,7 @@ static void note_bypass(struct ipcx_semset *s, const struct ipcx_sembuf *ops, si
 		struct ipcx__sem_rec *r = &b->rec[i];
 
 		if (atomic_load_explicit(&r->state, memory_order_relaxed) != IPCX__R_WAITING ||
-		    r->bzero || r->aged)
+		    r->bzero || r->aged || r->order >= before)
 			continue;
 		for (size_t k = 0; k < nops; k++) {
 			if (ops[k].delta < 0 && ops[k].index == r->bidx &&
@@ -749,7 +759,7 @@ static int op_single_fast(struct ipcx_semset *s, const struct ipcx_sembuf *op, u
 	atomic_store_explicit(w, ipcx__sem_word((int32_t)nv, ipcx__id_pid(me)),
 	                      memory_order_relaxed);
 	if (atomic_load_explicit(&b->nwaiting, memory_order_relaxed) != 0) {
-		note_bypass(s, op, 1);
+		note_bypass(s, op, 1, UINT64_MAX);
 		if (op->delta != 0)
 			ipcx__sem_update(s, &op->index, 1);
 	}
@@ -820,7 +830,7 @@ int ipcx_semset_op(ipcx_semset *s, const struct ipcx_sembuf *ops, size_t nops, i
 	if (r == 0) {
 		commit(s, &e, ipcx__id_pid(me), s->obj.slot, me, -1, 0);
 		if (atomic_load_explicit(&b->nwaiting, memory_order_relaxed) != 0) {
-			note_bypass(s, ops, nops);
+			note_bypass(s, ops, nops, UINT64_MAX);
 			if (e.alters)
 				ipcx__sem_update(s, e.idx, e.n);
 		}
