@@ -18,11 +18,11 @@
 static void replay(struct ipcx_semset *s);
 static void recover(struct ipcx_semset *s);
 
-int ipcx__sem_lock_slow(struct ipcx_semset *s, uint64_t me, ipcx__deadline d)
+int ipcx__sem_lock_slow(struct ipcx_semset *s, uint64_t me, ipcx__deadline d, ipcx__deadline hard)
 {
 	struct ipcx__sem_body *b = s->b;
 	const uint64_t W = IPCX__SEM_LOCK_WAITERS;
-	uint64_t cur;
+	uint64_t cur, now;
 	uint32_t seq;
 
 	for (int i = 0; i < LOCK_SPINS; i++) {
@@ -55,18 +55,28 @@ int ipcx__sem_lock_slow(struct ipcx_semset *s, uint64_t me, ipcx__deadline d)
 		if (ipcx__futex_wait(&b->lock_seq, seq, ipcx__deadline_in(LOCK_SLICE_NS)) !=
 		    -ETIMEDOUT)
 			continue;
-		if (ipcx__deadline_passed(d))
-			return -ETIMEDOUT;
 		/* The holder kept the lock a whole slice: it may have died holding it. A garbled
-		 * word names no live process and is taken over the same way. */
-		if (atomic_load_explicit(&b->lock, memory_order_relaxed) != cur ||
-		    ipcx__proc_alive(cur & ~W))
+		 * word names no live process and is taken over the same way. Asked before the
+		 * deadline: a waiter kept off the CPU past d (a loaded machine) would otherwise
+		 * give up on a lock it can take over. */
+		now = atomic_load_explicit(&b->lock, memory_order_relaxed);
+		if (now == 0)
+			continue; /* let go meanwhile: take it */
+		if (now == cur && !ipcx__proc_alive(cur & ~W)) {
+			if (atomic_compare_exchange_strong_explicit(&b->lock, &cur, me | W,
+			                                            memory_order_acquire,
+			                                            memory_order_relaxed)) {
+				recover(s);
+				return 0;
+			}
 			continue;
-		if (atomic_compare_exchange_strong_explicit(
-		            &b->lock, &cur, me | W, memory_order_acquire, memory_order_relaxed)) {
-			recover(s);
-			return 0;
 		}
+		/* A holder that is runnable but has no CPU (a loaded machine: tens of ms) is
+		 * merely busy: it lets go within a few instructions once it runs, so only a
+		 * holder with no thread running or waiting for a CPU makes us give up at d. */
+		if (ipcx__deadline_passed(d) &&
+		    (ipcx__deadline_passed(hard) || !ipcx__proc_running(now & ~W)))
+			return -ETIMEDOUT;
 	}
 }
 

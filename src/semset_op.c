@@ -19,6 +19,14 @@
 #define SLICE_IDLE_NS 100000000 /* otherwise */
 /* The least time an operation waits for a busy set lock before giving up. */
 #define LOCK_MIN_NS 10000000
+/*
+ * How long a try-once waits for a lock whose holder is running or waiting for a CPU. Not
+ * LOCK_MIN_NS: a holder preempted on a loaded machine stays off the CPU for more than that,
+ * and a try-once increment failing with -EAGAIN then silently loses a unit for callers that,
+ * as with semop, count on an increment never failing. Bounded all the same, against a holder
+ * that spins with the lock held.
+ */
+#define LOCK_RUNNABLE_NS 1000000000
 
 static uint32_t find_or_add(struct ipcx_semset *s, struct ipcx__sem_eval *e, uint32_t idx)
 {
@@ -428,6 +436,8 @@ static bool got_zero(struct ipcx_semset *s, const uint32_t *idx, uint32_t n)
 }
 
 static int try_rec(struct ipcx_semset *s, struct scan *sc, uint32_t i, bool consts);
+static void note_bypass(struct ipcx_semset *s, const struct ipcx_sembuf *ops, size_t nops,
+                        uint64_t before);
 
 /* A waiting single wait-for-zero entry: its semaphore, or -1 for any other record. */
 static int64_t simple_const(struct ipcx_semset *s, uint32_t i)
@@ -530,9 +540,13 @@ static int try_rec(struct ipcx_semset *s, struct scan *sc, uint32_t i, bool cons
 	if (!ipcx__sem_rec_alive(s, i)) {
 		ipcx__sem_rec_free(s, i);
 	} else {
-		if (res == 0)
+		if (res == 0) {
 			commit(s, &sc->e, r->pid, r->slot % IPCX_MAX_ATTACH, r->who, (int)i, 0);
-		else {
+			/* Completing out of turn overtakes older waiters as much as a new op
+			 * does: uncounted, a stream of small waiters handed each unit from
+			 * the queue (the value never rising) would starve a large one. */
+			note_bypass(s, sc->ops, n, r->order);
+		} else {
 			ipcx__sem_jbegin(s);
 			ipcx__sem_jadd(s, IPCX__J_REC_DONE, i, (uint64_t)(uint32_t)res);
 			ipcx__sem_jcommit(s);
@@ -577,8 +591,12 @@ void ipcx__sem_update(struct ipcx_semset *s, const uint32_t *idx, uint32_t n)
 	}
 }
 
-/* Counts that an op took from semaphores others wait at; ages those waiters. */
-static void note_bypass(struct ipcx_semset *s, const struct ipcx_sembuf *ops, size_t nops)
+/*
+ * Counts that an op took from semaphores others wait at; ages those waiters. before: only
+ * waiters queued before this place count (a new op: UINT64_MAX, all of them).
+ */
+static void note_bypass(struct ipcx_semset *s, const struct ipcx_sembuf *ops, size_t nops,
+                        uint64_t before)
 {
 	struct ipcx__sem_body *b = s->b;
 
@@ -586,7 +604,7 @@ static void note_bypass(struct ipcx_semset *s, const struct ipcx_sembuf *ops, si
 		struct ipcx__sem_rec *r = &b->rec[i];
 
 		if (atomic_load_explicit(&r->state, memory_order_relaxed) != IPCX__R_WAITING ||
-		    r->bzero || r->aged)
+		    r->bzero || r->aged || r->order >= before)
 			continue;
 		for (size_t k = 0; k < nops; k++) {
 			if (ops[k].delta < 0 && ops[k].index == r->bidx &&
@@ -741,7 +759,7 @@ static int op_single_fast(struct ipcx_semset *s, const struct ipcx_sembuf *op, u
 	atomic_store_explicit(w, ipcx__sem_word((int32_t)nv, ipcx__id_pid(me)),
 	                      memory_order_relaxed);
 	if (atomic_load_explicit(&b->nwaiting, memory_order_relaxed) != 0) {
-		note_bypass(s, op, 1);
+		note_bypass(s, op, 1, UINT64_MAX);
 		if (op->delta != 0)
 			ipcx__sem_update(s, &op->index, 1);
 	}
@@ -752,6 +770,7 @@ int ipcx_semset_op(ipcx_semset *s, const struct ipcx_sembuf *ops, size_t nops, i
 {
 	struct ipcx__sem_body *b;
 	struct ipcx__sem_eval e;
+	ipcx__deadline ld;
 	uint64_t me;
 	bool undo;
 	int r, rec;
@@ -777,11 +796,14 @@ int ipcx_semset_op(ipcx_semset *s, const struct ipcx_sembuf *ops, size_t nops, i
 		return -EIDRM;
 
 	/* A live holder keeps the lock for a few instructions, unless it is stopped: the
-	 * timeout bounds that wait too, though never below 10 ms (a try-once must not fail
-	 * merely because the lock was busy). */
-	if (ipcx__sem_lock_until(s, ipcx__deadline_in(timeout_ns < 0             ? timeout_ns
-	                                              : timeout_ns < LOCK_MIN_NS ? LOCK_MIN_NS
-	                                                                         : timeout_ns)) < 0)
+	 * timeout bounds that wait too, though never below 10 ms, and a try-once waits on
+	 * (up to LOCK_RUNNABLE_NS) for a holder that is runnable: it must not fail merely
+	 * because the lock was busy. */
+	ld = ipcx__deadline_in(timeout_ns < 0             ? timeout_ns
+	                       : timeout_ns < LOCK_MIN_NS ? LOCK_MIN_NS
+	                                                  : timeout_ns);
+	if (ipcx__sem_lock_until(s, ld,
+	                         timeout_ns == 0 ? ipcx__deadline_in(LOCK_RUNNABLE_NS) : ld) < 0)
 		return timeout_ns == 0 ? -EAGAIN : -ETIMEDOUT;
 	if (nops == 1 && !undo && op_single_fast(s, ops, me) == 0) {
 		ipcx__sem_unlock(s);
@@ -808,7 +830,7 @@ int ipcx_semset_op(ipcx_semset *s, const struct ipcx_sembuf *ops, size_t nops, i
 	if (r == 0) {
 		commit(s, &e, ipcx__id_pid(me), s->obj.slot, me, -1, 0);
 		if (atomic_load_explicit(&b->nwaiting, memory_order_relaxed) != 0) {
-			note_bypass(s, ops, nops);
+			note_bypass(s, ops, nops, UINT64_MAX);
 			if (e.alters)
 				ipcx__sem_update(s, e.idx, e.n);
 		}

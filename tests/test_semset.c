@@ -347,8 +347,10 @@ static int small_takers(void *p)
 	if (ipcx_semset_open("fair", 0, 0, 0, 0, &s) < 0)
 		return 100;
 	while (!atomic_load(stop)) {
-		if (op1(s, 0, -1, 0, 100 * MS) == 0)
-			op1(s, 0, 1, 0, 0);
+		/* An increment never waits, so it never fails: a lost unit would starve the
+		 * large decrement for good, and this exit status says so. */
+		if (op1(s, 0, -1, 0, 100 * MS) == 0 && op1(s, 0, 1, 0, 0) != 0)
+			return 101;
 	}
 	ipcx_semset_close(s);
 	return 0;
@@ -369,6 +371,81 @@ IPCX_TEST(semset, large_decrement_not_starved)
 	for (int i = 0; i < 3; i++)
 		cr_expect_eq(test_wait(p[i]), 0);
 	cr_expect_eq(ipcx_semset_get(s, 0), 3);
+	ipcx_semset_close(s);
+}
+
+/*
+ * Aging counts every overtaking, also by a waiting operation that completes before an older
+ * one: here a small taker always queues (the value is 0) and each +1 goes to it from the
+ * queue, past the older -2, which must still get through after IPCX__SEM_AGE of those.
+ */
+struct overtake_arg {
+	_Atomic int stop, big_done;
+};
+
+static int overtake_big(void *p)
+{
+	struct overtake_arg *a = p;
+	ipcx_semset *s = NULL;
+
+	if (ipcx_semset_open("ot", 0, 0, 0, 0, &s) < 0 || op1(s, 0, -2, 0, IPCX_FOREVER) != 0)
+		return 1;
+	atomic_store(&a->big_done, 1);
+	ipcx_semset_close(s);
+	return 0;
+}
+
+static int overtake_small(void *p)
+{
+	struct overtake_arg *a = p;
+	ipcx_semset *s = NULL;
+
+	if (ipcx_semset_open("ot", 0, 0, 0, 0, &s) < 0)
+		return 1;
+	while (!atomic_load(&a->stop))
+		if (op1(s, 0, -1, 0, IPCX_FOREVER) != 0)
+			return 2;
+	ipcx_semset_close(s);
+	return 0;
+}
+
+IPCX_TEST(semset, queued_overtakes_age_a_waiter, .timeout = 60)
+{
+	ipcx_semset *s = open_set("ot", 1, 0);
+	struct overtake_arg *a = test_shared_alloc(4096);
+	pid_t big, small;
+	int rounds = 0;
+
+	big = test_fork(overtake_big, a);
+	await_waiters(s, 0, 1);
+	small = test_fork(overtake_small, a);
+	/* One unit per round, given when both wait: the small one is younger, so taking it
+	 * from the queue overtakes the -2. Bounded by rounds, not time. */
+	while (!atomic_load(&a->big_done) && rounds < 3 * IPCX__SEM_AGE) {
+		for (int t = 0;
+		     t < 100000 && !atomic_load(&a->big_done) && ipcx_semset_ncnt(s, 0) != 2; t++)
+			usleep(100);
+		if (atomic_load(&a->big_done))
+			break;
+		if (ipcx_semset_ncnt(s, 0) != 2 || op1(s, 0, 1, 0, 0) != 0)
+			break; /* never: fails below, after the children are gone */
+		rounds++;
+	}
+	for (int t = 0; t < 100000 && !atomic_load(&a->big_done); t++)
+		usleep(100);
+	if (!atomic_load(&a->big_done)) {
+		test_kill(big);
+		test_kill(small);
+		cr_assert_fail("the -2 never got through (%d rounds)", rounds);
+	}
+	/* IPCX__SEM_AGE overtakes age it, then two units complete it. */
+	cr_expect_leq(rounds, IPCX__SEM_AGE + 2);
+	cr_expect_eq(test_wait(big), 0);
+	atomic_store(&a->stop, 1);
+	await_waiters(s, 0, 1);
+	cr_expect_eq(op1(s, 0, 1, 0, 0), 0);
+	cr_expect_eq(test_wait(small), 0);
+	cr_expect_eq(ipcx_semset_get(s, 0), 0);
 	ipcx_semset_close(s);
 }
 
@@ -484,7 +561,8 @@ static void *thr_main(void *p)
 			atomic_fetch_add(&a->bad, 1);
 		a->counter++;
 		atomic_fetch_sub(&a->inside, 1);
-		op1(a->s, 0, 1, 0, 0);
+		if (op1(a->s, 0, 1, 0, 0) != 0) /* a lost unit would stall the others */
+			atomic_fetch_add(&a->bad, 1);
 	}
 	return NULL;
 }

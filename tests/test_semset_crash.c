@@ -318,6 +318,76 @@ IPCX_TEST(semset_crash, live_lock_holder_bounded_by_timeout)
 	ipcx_semset_close(s);
 }
 
+/*
+ * A holder that is runnable keeps the lock longer than 10 ms only because it has no CPU (a
+ * loaded machine): a try-once waits for it rather than fail. Here the holder spins for
+ * 200 ms, which looks the same from outside. A try-once increment that failed would lose a
+ * unit for a caller that, as with semop, counts on increments never failing.
+ */
+struct spin_arg {
+	const char *name;
+	_Atomic int *flag;
+	bool forever;
+};
+
+static int spin_holding_lock(void *p)
+{
+	struct spin_arg *a = p;
+	ipcx_semset *s = NULL;
+	int64_t until;
+
+	if (ipcx_semset_open(a->name, 0, 0, 0, 0, &s) < 0)
+		return 1;
+	ipcx__sem_lock(s);
+	atomic_store(a->flag, 1);
+	until = ipcx__now_ns() + (a->forever ? INT64_MAX / 2 : 200 * MS);
+	while (ipcx__now_ns() < until)
+		ipcx__cpu_relax();
+	atomic_store(a->flag, 2); /* before the unlock: whoever gets the lock next sees it */
+	ipcx__sem_unlock(s);
+	ipcx_semset_close(s);
+	return 0;
+}
+
+IPCX_TEST(semset_crash, try_once_waits_for_runnable_lock_holder)
+{
+	ipcx_semset *s = open_set("rl", 1, 1);
+	_Atomic int *flag = test_shared_alloc(4096);
+	struct spin_arg a = {"rl", flag, false};
+	pid_t p = test_fork(spin_holding_lock, &a);
+
+	int r = -EAGAIN;
+
+	await_flag(flag, 1);
+	/* Before the fix each try gives up after 10 ms, so three fail well inside the 200 ms.
+	 * Three tries, not one: on a grossly overloaded machine a try may still reach its 1 s
+	 * bound (seen twice in 68 runs of three TSan suites at once beside a full build). */
+	for (int k = 0; k < 3 && r == -EAGAIN; k++)
+		r = op1(s, 0, 1, 0, 0);
+	cr_expect_eq(r, 0);
+	cr_expect_eq(atomic_load(flag), 2, "the op ran after the holder let go");
+	cr_expect_eq(test_wait(p), 0);
+	cr_expect_eq(ipcx_semset_get(s, 0), 2);
+	ipcx_semset_close(s);
+}
+
+/* One that spins with the lock held for good still bounds a try-once (and a timeout). */
+IPCX_TEST(semset_crash, spinning_lock_holder_bounded, .timeout = 60)
+{
+	ipcx_semset *s = open_set("sl", 1, 1);
+	_Atomic int *flag = test_shared_alloc(4096);
+	struct spin_arg a = {"sl", flag, true};
+	pid_t p = test_fork(spin_holding_lock, &a);
+
+	await_flag(flag, 1);
+	cr_expect_eq(op1(s, 0, 1, 0, 0), -EAGAIN);
+	cr_expect_eq(op1(s, 0, -1, 0, 30 * MS), -ETIMEDOUT);
+	test_kill(p);
+	cr_expect_eq(op1(s, 0, -1, 0, 0), 0);
+	cr_expect_eq(ipcx_semset_get(s, 0), 0);
+	ipcx_semset_close(s);
+}
+
 /* A killed waiter that its parent has not reaped yet (a zombie, whose pid is still taken)
  * gets nothing: the unit goes to the live waiter behind it. */
 static bool is_zombie(pid_t p)

@@ -105,7 +105,9 @@ IPCX_API void ipcx_semset_close(ipcx_semset *set);
  * ipcx_semset_set_wait for how). Thread-safe, process-safe.
  * The set's internal lock is held by each process for a few instructions only; a process
  * stopped (SIGSTOP, a debugger) inside them delays others: an operation gives up on the
- * lock at its timeout (at least 10 ms; -EAGAIN for timeout 0), other calls wait for it. A
+ * lock at its timeout (at least 10 ms; -EAGAIN for timeout 0), other calls wait for it.
+ * A holder that is merely waiting for a CPU (a loaded machine) is waited for: with timeout
+ * 0 up to 1 s, so an increment does not fail for a busy lock. A
  * holder that dies is detected within about 1 ms and its change completed or undone.
  */
 IPCX_API int ipcx_semset_op(ipcx_semset *set, const struct ipcx_sembuf *ops, size_t nops,

@@ -164,14 +164,16 @@ struct ipcx__sem_eval {
 };
 
 /* ---- semset_lock.c ---- */
-int ipcx__sem_lock_slow(struct ipcx_semset *s, uint64_t me, ipcx__deadline d);
+int ipcx__sem_lock_slow(struct ipcx_semset *s, uint64_t me, ipcx__deadline d, ipcx__deadline hard);
 void ipcx__sem_unlock_wake(struct ipcx_semset *s);
 
 /*
  * Takes the set lock, recovering it from a dead holder if need be. Returns 0, or
- * -ETIMEDOUT when a live holder kept it past d (checked once per 1 ms slice).
+ * -ETIMEDOUT when a live holder kept it past d while none of its threads was running or
+ * waiting for a CPU (stopped, or asleep holding it), or past hard in any case (checked once
+ * per 1 ms slice). hard is at or after d.
  */
-static inline int ipcx__sem_lock_until(struct ipcx_semset *s, ipcx__deadline d)
+static inline int ipcx__sem_lock_until(struct ipcx_semset *s, ipcx__deadline d, ipcx__deadline hard)
 {
 	uint64_t me = ipcx__proc_self(), cur = 0;
 
@@ -179,14 +181,14 @@ static inline int ipcx__sem_lock_until(struct ipcx_semset *s, ipcx__deadline d)
 	if (atomic_compare_exchange_strong_explicit(&s->b->lock, &cur, me, memory_order_acquire,
 	                                            memory_order_relaxed))
 		return 0;
-	return ipcx__sem_lock_slow(s, me, d);
+	return ipcx__sem_lock_slow(s, me, d, hard);
 }
 
 static inline void ipcx__sem_lock(struct ipcx_semset *s)
 {
 	ipcx__deadline never = {INT64_MAX};
 
-	ipcx__sem_lock_until(s, never);
+	ipcx__sem_lock_until(s, never, never);
 }
 
 static inline void ipcx__sem_unlock(struct ipcx_semset *s)

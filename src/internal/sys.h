@@ -127,6 +127,14 @@ uint64_t ipcx__proc_self(void);
 int ipcx__proc_alive(uint64_t id);
 
 /*
+ * 1 when some thread of the live process with this identity (other than the calling thread)
+ * is running, waiting for a CPU, or in uninterruptible sleep: it is about to make progress.
+ * 0 when every such thread is asleep or stopped (SIGSTOP, a debugger), or the process is
+ * gone. Reads /proc/PID/task: a slow path only.
+ */
+int ipcx__proc_running(uint64_t id);
+
+/*
  * 1 when the process with this identity has certainly ended and been reaped (its pid is
  * free), else 0. One kill(pid, 0) call: much cheaper than ipcx__proc_alive, but a zombie or
  * a recycled pid still looks present, so a 0 proves nothing.

@@ -4,6 +4,8 @@
  * with its start time from /proc/PID/stat. Reading /proc costs a few system calls, so callers
  * ask only on slow paths (a slot that looks stale, a wait that timed out, gc).
  */
+#define _GNU_SOURCE /* gettid */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -17,17 +19,16 @@
 #include "../internal/sys.h"
 
 /*
- * Reads the state letter and start time of pid. Returns 0, -ESRCH when there is no such
- * process, or another -errno.
+ * Reads the state letter and start time from a stat file of /proc (a process's or a
+ * thread's). Returns 0, -ESRCH when there is no such process, or another -errno.
  */
-static int read_stat(pid_t pid, char *ret_state, uint64_t *ret_start)
+static int read_stat_at(const char *path, char *ret_state, uint64_t *ret_start)
 {
-	char path[32], buf[1024];
+	char buf[1024];
 	const char *p;
 	ssize_t n;
 	int fd, field;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? -ESRCH : -errno;
@@ -52,6 +53,14 @@ static int read_stat(pid_t pid, char *ret_state, uint64_t *ret_start)
 	}
 	*ret_start = strtoull(p, NULL, 10);
 	return 0;
+}
+
+static int read_stat(pid_t pid, char *ret_state, uint64_t *ret_start)
+{
+	char path[32];
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	return read_stat_at(path, ret_state, ret_start);
 }
 
 static uint64_t make_id(pid_t pid, uint64_t start)
@@ -88,6 +97,38 @@ int ipcx__proc_alive(uint64_t id)
 	if (state == 'Z' || state == 'X')
 		return 0;
 	return make_id(pid, start) == id;
+}
+
+int ipcx__proc_running(uint64_t id)
+{
+	pid_t pid = ipcx__id_pid(id), self = getpid(), me = gettid();
+	char path[64], state;
+	uint64_t start;
+	struct dirent *e;
+	DIR *d;
+	int r = 0;
+
+	if (id == 0 || pid == 0 || read_stat(pid, &state, &start) < 0 || state == 'Z' ||
+	    state == 'X' || (ipcx__id_start(id) != 0 && make_id(pid, start) != id))
+		return 0;
+	/* Every thread: the one that matters may be any of them, not the leader. */
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while (!r && (e = readdir(d)) != NULL) {
+		long tid = strtol(e->d_name, NULL, 10);
+
+		/* Not the asking thread itself: it is running, and says nothing. */
+		if (tid <= 0 || (pid == self && tid == me))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%ld/stat", (int)pid, tid);
+		/* R: on a CPU or waiting for one; D: in the kernel briefly (a page fault). */
+		if (read_stat_at(path, &state, &start) == 0 && (state == 'R' || state == 'D'))
+			r = 1;
+	}
+	closedir(d);
+	return r;
 }
 
 int ipcx__proc_gone(uint64_t id)
