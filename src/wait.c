@@ -111,6 +111,18 @@ int ipcx__wait(struct ipcx__spin *sp, _Atomic uint32_t *word, uint32_t expected,
 	return r;
 }
 
+/*
+ * Wakes those a non-zero sleepers count names: n of the threads asleep on word (all of them
+ * when a wait-set is among them), and every armed descriptor watcher of word.
+ */
+static void wake_counted(_Atomic uint32_t *word, uint32_t count, int n)
+{
+	if (count & IPCX__SLEEPERS_MASK)
+		ipcx__futex_wake(word, (count & IPCX__SHARED_MASK) ? INT32_MAX : n);
+	if (count >= IPCX__WATCH_ONE)
+		ipcx__watch_fire(word);
+}
+
 void ipcx__wake(_Atomic uint32_t *word, _Atomic uint32_t *sleepers, int n)
 {
 	/* Pairs with the seq_cst increment in ipcx__wait: either the sleeper sees the new word
@@ -118,12 +130,8 @@ void ipcx__wake(_Atomic uint32_t *word, _Atomic uint32_t *sleepers, int n)
 	atomic_thread_fence(memory_order_seq_cst);
 	uint32_t s = atomic_load_explicit(sleepers, memory_order_relaxed);
 
-	if (s == 0)
-		return;
-	if (s & IPCX__SLEEPERS_MASK)
-		ipcx__futex_wake(word, (s & IPCX__SHARED_MASK) ? INT32_MAX : n);
-	if (s >= IPCX__WATCH_ONE)
-		ipcx__watch_fire(word);
+	if (s != 0)
+		wake_counted(word, s, n);
 }
 
 /* The sleep of ipcx__wait_any: futex_waitv, or v[0] alone in slices where it is missing. */
@@ -204,10 +212,7 @@ void ipcx__wake_bump_slow(_Atomic uint32_t *word, uint32_t count, int n)
 {
 	/* Release pairs with the sleeper's acquire read of the word. */
 	atomic_fetch_add_explicit(word, 1, memory_order_release);
-	if (count & IPCX__SLEEPERS_MASK)
-		ipcx__futex_wake(word, (count & IPCX__SHARED_MASK) ? INT32_MAX : n);
-	if (count >= IPCX__WATCH_ONE)
-		ipcx__watch_fire(word);
+	wake_counted(word, count, n);
 }
 
 uint32_t ipcx__sleep_mark(_Atomic uint32_t *word)

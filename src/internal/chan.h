@@ -213,14 +213,15 @@ static inline int64_t ipcx__chan_read_rec(const struct ipcx_chan *c, uint64_t po
 /* Moves consume past pos when the record there (of size) is no longer available. */
 void ipcx__chan_help_consume(struct ipcx_chan *c, uint64_t pos, uint64_t size);
 
-/* Reclaims released records at head; wakes senders if space was freed (by this call, or
- * by the caller: freed). */
 /* Notes that a DONE or SKIP record was made that only a reclaim walk frees. */
 static inline void ipcx__chan_loose(struct ipcx_chan *c)
 {
 	/* Relaxed: a hint; the walk reads every record's state with acquire itself. */
 	atomic_fetch_add_explicit(&c->b->loose, 1, memory_order_relaxed);
 }
+
+/* Reclaims released records at head; wakes senders if space was freed (by this call, or
+ * by the caller: freed). */
 void ipcx__chan_reclaim(struct ipcx_chan *c, bool freed);
 
 /* Marks a role of this handle in its slot (for stats), once. */
